@@ -1,0 +1,51 @@
+# TinyTorch: the executable book.
+#   make html     build and verify the book (creates .venv from the pinned requirements first)
+#   make strict   fresh environment, every chapter re-executed, non-zero exit on any missed criterion
+#   make test     run the test suite
+#   make bench    speed benchmarks against PyTorch (if installed) and hand-written NumPy
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+BOOK_STAMP := $(VENV)/.book-installed
+DEV_STAMP := $(VENV)/.dev-installed
+BUILD := _build
+STRICT ?= 0
+STRICT_FLAGS := $(if $(filter 1 true yes,$(STRICT)),-E,)
+SPHINXOPTS ?=
+
+.PHONY: html strict test bench clean venv download-mnist download-cifar10
+
+html: $(BOOK_STAMP)
+	STRICT=$(STRICT) $(BIN)/sphinx-build -b html $(STRICT_FLAGS) $(SPHINXOPTS) . $(BUILD)/html
+
+strict:
+	$(MAKE) html STRICT=1
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(DEV_STAMP)
+	$(BIN)/python tests/bench.py
+
+download-mnist: $(BOOK_STAMP)
+	$(BIN)/python -m milestones.datasets download mnist
+
+download-cifar10: $(BOOK_STAMP)
+	$(BIN)/python -m milestones.datasets download cifar10
+
+venv: $(BOOK_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BOOK_STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements-dev.txt $(BOOK_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+clean:
+	rm -rf $(BUILD)

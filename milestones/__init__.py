@@ -1,0 +1,1 @@
+"""TinyTorch milestones harness: registry, judge, datasets, CLI."""

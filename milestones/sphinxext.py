@@ -1,0 +1,159 @@
+"""Sphinx extension: registry-driven pages, the results page and the strict verdict.
+
+Directives ``milestone-table``, ``module-map`` and ``scoreboard`` render tables from the
+registry (and the judge's records); at the end of the build the scoreboard is printed and,
+under STRICT, the build fails naming every missed criterion and every chapter that raised.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+
+from milestones import judge, registry, scoreboard
+
+RESULTS_DOCNAME = "docs/results"
+
+
+def _table(headers: list[str], body: list[list[str]], classes: tuple[str, ...] = ()) -> nodes.table:
+    """A docutils table from plain strings."""
+    table = nodes.table(classes=list(classes))
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    group.extend(nodes.colspec(colwidth=1) for _ in headers)
+    head = nodes.thead()
+    group += head
+    head += _row(headers)
+    tbody = nodes.tbody()
+    group += tbody
+    for cells in body:
+        tbody += _row(cells)
+    return table
+
+
+def _row(cells: list[str]) -> nodes.row:
+    row = nodes.row()
+    for text in cells:
+        entry = nodes.entry()
+        entry += nodes.paragraph(text=text)
+        row += entry
+    return row
+
+
+def _criteria_text(stone: registry.Milestone) -> str:
+    parts = []
+    for part in stone.parts:
+        crits = "; ".join(f"{c.description} {c.requirement}" for c in part.criteria) or "reported"
+        prefix = f"part {part.number}: " if len(stone.parts) > 1 else ""
+        parts.append(prefix + crits)
+    return " | ".join(parts)
+
+
+def _modules_text(stone: registry.Milestone) -> str:
+    if len(stone.parts) == 1 or len({p.modules for p in stone.parts}) == 1:
+        return registry.module_range(stone.parts[0].modules)
+    return ", ".join(f"part {p.number}: {registry.module_range(p.modules)}" for p in stone.parts)
+
+
+class MilestoneTable(SphinxDirective):
+    """The milestone table (id, milestone, year, modules, criteria) straight from the registry."""
+
+    option_spec = {"extras": lambda arg: True}
+
+    def run(self):
+        stones = registry.EXTRAS if "extras" in self.options else registry.MILESTONES
+        body = [[s.id, s.title, str(s.year), _modules_text(s), _criteria_text(s)] for s in stones]
+        return [_table(["id", "milestone", "year", "needs modules", "success criteria"], body)]
+
+
+class ModuleMap(SphinxDirective):
+    """Modules 01-19: import path, key names, and the milestones each one unlocks."""
+
+    def run(self):
+        body = []
+        for mod in registry.MODULES:
+            users = [s.id for s in registry.MILESTONES if mod.number in s.modules]
+            body.append([f"{mod.number:02d}", mod.title, mod.import_path,
+                         ", ".join(mod.names) or "(kernels)", ", ".join(users)])
+        return [_table(["module", "name", "import path", "key names", "used by milestones"], body)]
+
+
+class ScoreboardPlaceholder(nodes.General, nodes.Element):
+    """Filled in after every chapter has run (see :func:`_fill_scoreboard`)."""
+
+
+class Scoreboard(SphinxDirective):
+    """The results page: every criterion with its measured value, from the judge's records."""
+
+    def run(self):
+        return [ScoreboardPlaceholder()]
+
+
+def _fill_scoreboard(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Replace the placeholder once all chapters have executed and recorded their results."""
+    for placeholder in doctree.findall(ScoreboardPlaceholder):
+        body = [[f"{r.milestone} {r.title}", str(r.part), r.criterion, r.value, r.requirement,
+                 r.status] for r in scoreboard.rows()]
+        placeholder.replace_self(_table(["milestone", "part", "criterion", "value", "required",
+                                         "status"], body, classes=("tinytorch-scoreboard",)))
+
+
+def _always_reread_results(app, env, added, changed, removed) -> list[str]:
+    """The results page depends on every chapter's run, so it is rebuilt on every build."""
+    return [RESULTS_DOCNAME] if RESULTS_DOCNAME in env.found_docs else []
+
+
+def _chapter_errors(app: Sphinx) -> list[str]:
+    """Chapters whose execution raised in this build, with the last line of their traceback."""
+    errors = []
+    metadata = getattr(app.env, "nb_metadata", {})
+    for docname in sorted(metadata):
+        data = metadata[docname].get("exec_data")
+        if data and not data.get("succeeded", True):
+            last = (data.get("traceback") or data.get("error") or "").strip().splitlines()
+            errors.append(f"{docname}.md raised: {last[-1] if last else 'unknown error'}")
+    return errors
+
+
+def _verdict(app: Sphinx, exception) -> None:
+    """Print the scoreboard; under STRICT fail the build naming chapter, criterion, value, threshold."""
+    if exception is not None or app.builder.format != "html":
+        return
+    table = scoreboard.rows()
+    print("\n" + scoreboard.render_text(table, colour=sys.stdout.isatty()), flush=True)
+    _write_root_redirect(Path(app.outdir), app.config.root_doc)
+    if not judge.strict():
+        return
+    problems = _chapter_errors(app) + [
+        f"{r.chapter}: milestone {r.milestone} ({r.title}) part {r.part}, criterion "
+        f"'{r.criterion}' {r.status}: measured {r.value}, required {r.requirement}"
+        for r in scoreboard.failures(table)]
+    if problems:
+        print("\nSTRICT build failed:\n  " + "\n  ".join(problems), file=sys.stderr, flush=True)
+        app.statuscode = 1
+
+
+def _write_root_redirect(outdir: Path, root_doc: str) -> None:
+    """``_build/html/index.html`` sends readers to the landing page."""
+    target = f"{root_doc}.html"
+    if root_doc != "index":
+        (outdir / "index.html").write_text(
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>TinyTorch</title>'
+            f'<meta http-equiv="refresh" content="0; url={target}"></head>'
+            f'<body><a href="{target}">TinyTorch</a></body></html>\n')
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_config_value("tinytorch_fingerprint", "", "env")
+    app.add_directive("milestone-table", MilestoneTable)
+    app.add_directive("module-map", ModuleMap)
+    app.add_directive("scoreboard", Scoreboard)
+    app.add_node(ScoreboardPlaceholder)
+    app.connect("env-get-outdated", _always_reread_results)
+    app.connect("doctree-resolved", _fill_scoreboard)
+    app.connect("build-finished", _verdict)
+    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,144 @@
+"""The book itself: a real strict Sphinx build passes, a broken tinytorch fails it, the cache follows edits.
+
+Each test builds a copy of the book in a temporary folder with this environment's
+sphinx-build, so the repository's own _build is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from milestones import book, registry
+
+ROOT = registry.BOOK_ROOT
+SPHINX_BUILD = Path(sys.executable).with_name("sphinx-build")
+COPIED = ("conf.py", "docs", "milestones", "tinytorch", "data")
+
+
+def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
+    """Copy the book's sources; keep only the given milestone chapters (all when None)."""
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.ipynb", ".ipynb_checkpoints"))
+        else:
+            shutil.copy2(source, target / name)
+    if chapters is not None:
+        keep = {registry.milestone(c).chapter for c in chapters}
+        for stone in registry.ALL_MILESTONES:
+            if stone.chapter not in keep:
+                (target / stone.chapter).unlink(missing_ok=True)
+    return target
+
+
+def build(book: Path, strict: bool) -> subprocess.CompletedProcess:
+    """Run sphinx-build on a book copy the way `make html` / `make strict` do."""
+    env = {k: v for k, v in os.environ.items() if k not in ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC")}
+    env["STRICT"] = "1" if strict else "0"
+    env["PYTHONPATH"] = ""
+    command = [str(SPHINX_BUILD), "-b", "html", *(["-E"] if strict else []), str(book),
+               str(book / "_build" / "html")]
+    return subprocess.run(command, cwd=book, env=env, capture_output=True, text=True, timeout=900)
+
+
+def break_file(path: Path, old: str, new: str) -> None:
+    """Apply one deliberate bug to a copied tinytorch source, failing loudly if the code moved."""
+    text = path.read_text()
+    assert old in text, f"{path.name} no longer contains {old!r}; update the sabotage in this test"
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture(scope="module")
+def strict_book(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One strict build of the whole book, shared by the tests that inspect it."""
+    book = copy_book(tmp_path_factory.mktemp("book"))
+    return book, build(book, strict=True)
+
+
+def test_strict_build_of_the_whole_book_passes(strict_book):
+    book, result = strict_book
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Scoreboard" in result.stdout
+    assert "missed" not in re.sub(r"\d+ missed", "", result.stdout.split("Scoreboard")[-1])
+
+
+def test_rendered_chapter_shows_outputs_plots_and_verdicts(strict_book):
+    book, _ = strict_book
+    page = (book / "_build/html/milestones/01_1957_perceptron.html").read_text()
+    assert "Untrained perceptron" in page or "<img" in page
+    assert page.count("<img") >= 2, "the decision-boundary figures are missing from the page"
+    assert "tinytorch-met" in page and "tinytorch-missed" not in page
+    results = (book / "_build/html/docs/results.html").read_text()
+    assert "forward_max_error" in results and ">met<" in results
+    assert (book / "_build/html/index.html").exists()
+
+
+def test_landing_page_and_module_map_come_from_the_registry(strict_book):
+    book, _ = strict_book
+    landing = (book / "_build/html/docs/index.html").read_text()
+    for stone in registry.MILESTONES:
+        assert stone.title in landing and str(stone.year) in landing
+    module_map = (book / "_build/html/docs/module-map.html").read_text()
+    for mod in registry.MODULES:
+        assert mod.import_path in module_map
+
+
+def test_colab_notebook_is_written_beside_each_chapter(strict_book):
+    book, _ = strict_book
+    notebook = book / "milestones/01_1957_perceptron.ipynb"
+    assert notebook.exists()
+    assert "google.colab" in notebook.read_text()
+    page = (book / "_build/html/milestones/01_1957_perceptron.html").read_text()
+    assert "colab.research.google.com" in page and "01_1957_perceptron.ipynb" in page
+
+
+def test_committed_notebook_twins_match_their_chapters():
+    for stone in registry.ALL_MILESTONES:
+        if stone.chapter_path.exists():
+            twin = stone.chapter_path.with_suffix(".ipynb")
+            assert twin.exists(), f"{twin.name} missing: run make html and commit it"
+            assert twin.read_text() == book.notebook_twin(stone.chapter_path), (
+                f"{twin.name} is stale: run make html and commit it")
+
+
+def test_strict_build_fails_naming_chapter_and_criterion_when_linear_ignores_its_bias(tmp_path):
+    book = copy_book(tmp_path, chapters=("01",))
+    break_file(book / "tinytorch/core/layers.py", "F.Linear.apply(x, self.weight, self.bias)", "F.Linear.apply(x, self.weight, None)")
+    result = build(book, strict=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "milestones/01_1957_perceptron.md" in output
+    assert "forward_max_error" in output and "required <= 1e-06" in output
+
+
+def test_non_strict_build_with_a_missed_criterion_still_finishes(tmp_path):
+    book = copy_book(tmp_path, chapters=("01",))
+    break_file(book / "tinytorch/core/layers.py", "F.Linear.apply(x, self.weight, self.bias)", "F.Linear.apply(x, self.weight, None)")
+    result = build(book, strict=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "missed" in result.stdout.split("Scoreboard")[-1]
+    page = (book / "_build/html/milestones/01_1957_perceptron.html").read_text()
+    assert "tinytorch-missed" in page
+
+
+def test_editing_tinytorch_re_executes_the_chapters_and_no_edit_reuses_the_cache(tmp_path):
+    book = copy_book(tmp_path, chapters=("01",))
+    first = build(book, strict=False)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Executing notebook" in first.stdout + first.stderr
+
+    again = build(book, strict=False)
+    assert "Executing notebook" not in again.stdout + again.stderr
+
+    tensor_file = book / "tinytorch/core/tensor.py"
+    tensor_file.write_text(tensor_file.read_text() + "\n# an edit by the reader\n")
+    edited = build(book, strict=False)
+    assert "Executing notebook" in edited.stdout + edited.stderr

@@ -1,0 +1,258 @@
+"""The ``tito`` command line: real commands in subprocesses, and chapters run end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from milestones import cli, registry
+
+PERCEPTRON = registry.milestone("01")
+
+
+def tito(*args: str, results: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run ``python -m milestones.cli ARGS`` like CI does: no TTY, no input, its own results folder."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("NO_COLOR", "TINYTORCH_SRC", "STRICT")}
+    environ.update(TINYTORCH_RESULTS_DIR=str(results), **env)
+    return subprocess.run([sys.executable, "-m", "milestones.cli", *args], cwd=registry.BOOK_ROOT,
+                          env=environ, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def stub_tinytorch(tmp_path: Path) -> Path:
+    """A tinytorch with no modules at all: every part is locked."""
+    core = tmp_path / "stub" / "tinytorch" / "core"
+    core.mkdir(parents=True)
+    (core.parent / "__init__.py").write_text("")
+    (core / "__init__.py").write_text("")
+    return tmp_path / "stub"
+
+
+# ---------------------------------------------------------------- list and info
+
+def test_list_shows_every_milestone_with_its_year_and_status(tmp_path):
+    done = tito("milestone", "list", results=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for stone in registry.ALL_MILESTONES:
+        line = next(l for l in done.stdout.splitlines() if l.split()[:1] == [stone.id])
+        assert stone.title in line and str(stone.year) in line
+        assert " / ".join(registry.module_range(p.modules) for p in stone.parts) in line
+        expected = "not written" if not stone.chapter_path.exists() else ""
+        assert expected in line
+
+
+def test_info_shows_every_criterion_with_its_threshold(tmp_path):
+    done = tito("milestone", "info", "01", results=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert PERCEPTRON.title in done.stdout and str(PERCEPTRON.year) in done.stdout
+    for part in PERCEPTRON.parts:
+        assert part.title in done.stdout
+        for criterion in part.criteria:
+            assert f"{criterion.key}: {criterion.description}, required {criterion.requirement}" \
+                in done.stdout
+
+
+@pytest.mark.parametrize("ident", ["1", "perceptron", "PERCEPTRON"])
+def test_ids_and_aliases_resolve_to_the_same_milestone(tmp_path, ident):
+    assert tito("milestone", "info", ident, results=tmp_path).stdout == \
+        tito("milestone", "info", "01", results=tmp_path).stdout
+
+
+# ---------------------------------------------------------------- usage errors
+
+@pytest.mark.parametrize("args, says", [
+    (["milestone", "info", "7"], "unknown milestone '7'; valid: 01 (perceptron)"),
+    (["milestone", "run", "01", "--part", "9"], "has no part 9 (valid: 1, 2)"),
+    (["milestone", "run", "01", "--part", "x"], "invalid int value"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["milestone"], "required"),
+    (["test", "42"], "unknown module '42'; valid: 1-19"),
+    (["module", "status", "--bogus"], "unrecognized arguments"),
+])
+def test_bad_arguments_exit_2_with_one_line_on_stderr(tmp_path, args, says):
+    done = tito(*args, results=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("tito: ") and says in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_help_documents_every_command(tmp_path):
+    done = tito("--help", results=tmp_path)
+    assert done.returncode == 0
+    for command in ("milestone list", "milestone info", "milestone run", "module status", "test"):
+        assert f"tito {command}" in done.stdout
+
+
+def test_an_unwritten_chapter_says_so(tmp_path):
+    unwritten = [s for s in registry.ALL_MILESTONES if not s.chapter_path.exists()]
+    if not unwritten:
+        pytest.skip("every chapter is written")
+    done = tito("milestone", "run", unwritten[0].id, results=tmp_path)
+    assert done.returncode == 1
+    assert f"milestone {unwritten[0].id} is not written yet" in done.stderr
+
+
+# ---------------------------------------------------------------- modules and tests
+
+def test_module_status_lists_all_modules_and_the_milestones(tmp_path):
+    done = tito("module", "status", results=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for mod in registry.MODULES:
+        assert mod.label in done.stdout
+    for stone in registry.ALL_MILESTONES:
+        assert stone.id in done.stdout
+
+
+def test_module_status_reports_what_a_bare_tinytorch_lacks(tmp_path, stub_tinytorch):
+    done = tito("module", "status", results=tmp_path, TINYTORCH_SRC=str(stub_tinytorch))
+    assert done.returncode == 0, done.stderr
+    assert str(stub_tinytorch) in done.stdout
+    assert "missing: tinytorch.core.tensor" in done.stdout
+    assert "locked (needs 01, 02, 03" in done.stdout or "not written" in done.stdout
+
+
+def test_test_runs_a_modules_tests(tmp_path):
+    if not registry.module(1).tests:
+        pytest.skip("module 01 has no tests yet")
+    done = tito("test", "01", "-q", results=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "passed" in done.stdout
+
+
+def test_output_has_no_colour_without_a_terminal(tmp_path):
+    assert "\033[" not in tito("milestone", "list", results=tmp_path).stdout
+
+
+def test_colour_only_for_a_terminal_without_no_color(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert cli.paint("met", "met") == "\033[32mmet\033[0m"
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert cli.paint("met", "met") == "met"
+
+
+# ---------------------------------------------------------------- running chapters
+
+def test_chapter_script_takes_setup_and_the_selected_part(tmp_path, monkeypatch):
+    chapter = fake_chapter(tmp_path, "print('part two ran')")
+    monkeypatch.setattr(registry.Milestone, "chapter_path", property(lambda self: chapter))
+    script = cli.chapter_script(PERCEPTRON, (PERCEPTRON.part(1),))
+    assert "SETUP = True" in script and "part=1" in script
+    assert "part two ran" not in script
+    assert "# tito: skipped IPython magic: %matplotlib inline" in script
+    assert "# --- cell 1 ---" in script
+
+
+def test_run_a_chapter_end_to_end(tmp_path, monkeypatch, capfd):
+    chapter = fake_chapter(tmp_path, "print('part two ran')")
+    code = run_in_process(monkeypatch, tmp_path, chapter, "--part", "1")
+    out = capfd.readouterr().out
+    assert code == 0, out
+    assert "setup ran" in out and "part two ran" not in out
+    for criterion in PERCEPTRON.part(1).criteria:
+        assert f"[MET] {criterion.key}:" in out
+    assert "train_accuracy" not in out.split("results:")[-1]
+
+
+def test_a_missed_criterion_exits_1(tmp_path, monkeypatch, capfd):
+    chapter = fake_chapter(tmp_path, 'judge.check("01", "train_accuracy", 0.5)')
+    code = run_in_process(monkeypatch, tmp_path, chapter, "--part", "2")
+    out = capfd.readouterr().out
+    assert code == 1
+    assert "[MISSED] train_accuracy: 0.5 (required >= 0.95)" in out
+
+
+def test_a_chapter_that_raises_exits_1_with_its_traceback(tmp_path, monkeypatch, capfd):
+    chapter = fake_chapter(tmp_path, "raise ValueError('boom in part two')")
+    code = run_in_process(monkeypatch, tmp_path, chapter)
+    captured = capfd.readouterr()
+    assert code == 1
+    assert "Traceback" in captured.err and "boom in part two" in captured.err
+    assert "[NOT RUN] train_accuracy" in captured.out
+
+
+def test_a_locked_part_exits_1_naming_the_missing_modules(tmp_path, monkeypatch, capfd,
+                                                          stub_tinytorch):
+    monkeypatch.setenv("TINYTORCH_SRC", str(stub_tinytorch))
+    chapter = fake_chapter(tmp_path, "print('part two ran')")
+    code = run_in_process(monkeypatch, tmp_path, chapter, "--part", "2")
+    captured = capfd.readouterr()
+    assert code == 1
+    assert "part two ran" not in captured.out and "Traceback" not in captured.err
+    assert "locked, needs modules 01 tensor, 02 activations" in captured.out
+    assert "[LOCKED] train_accuracy" in captured.out
+
+
+def test_run_the_real_perceptron_chapter(tmp_path):
+    if not PERCEPTRON.chapter_path.exists():
+        pytest.skip("the perceptron chapter is not written yet")
+    done = tito("milestone", "run", "1", "--part", "1", results=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "[MET]" in done.stdout
+    assert (tmp_path / "01.json").exists()
+
+
+def test_the_real_chapter_with_a_bare_tinytorch_names_missing_modules(tmp_path, stub_tinytorch):
+    if not PERCEPTRON.chapter_path.exists():
+        pytest.skip("the perceptron chapter is not written yet")
+    done = tito("milestone", "run", "01", "--part", "1", results=tmp_path,
+                TINYTORCH_SRC=str(stub_tinytorch))
+    assert done.returncode == 1
+    assert "needs modules 01 tensor" in done.stdout
+
+
+# ---------------------------------------------------------------- helpers
+
+def passing_value(criterion: registry.Criterion):
+    """A value that meets this criterion."""
+    if criterion.op == "is":
+        return criterion.threshold
+    return criterion.threshold + {">": 1, "<": -1}.get(criterion.op, 0)
+
+
+def fake_chapter(folder: Path, part_two: str) -> Path:
+    """A small milestone-01 chapter: setup, a part 1 meeting every criterion, a part 2 cell."""
+    checks = "\n".join(f"judge.check('01', {c.key!r}, {passing_value(c)!r})"
+                       for c in PERCEPTRON.part(1).criteria)
+    cell = "```{{code-cell}} ipython3\n{}\n```\n\n"
+    text = textwrap.dedent("""\
+        ---
+        jupytext:
+          text_representation:
+            extension: .md
+            format_name: myst
+            format_version: 0.13
+        kernelspec:
+          display_name: Python 3
+          language: python
+          name: python3
+        ---
+        # A fake perceptron
+
+        """)
+    text += cell.format("%matplotlib inline\nfrom milestones import judge\nSETUP = True\nprint('setup ran')")
+    text += "## Part 1\n\n" + cell.format('judge.begin("01", part=1)')
+    text += cell.format(checks)
+    text += "## Part 2\n\n" + cell.format('judge.begin("01", part=2)') + cell.format(part_two)
+    path = folder / "fake_chapter.md"
+    path.write_text(text)
+    return path
+
+
+def run_in_process(monkeypatch, results: Path, chapter: Path, *options: str) -> int:
+    """``tito milestone run 01 OPTIONS`` in this process, with milestone 01's chapter swapped."""
+    monkeypatch.setattr(registry.Milestone, "chapter_path", property(lambda self: chapter))
+    monkeypatch.setenv("TINYTORCH_RESULTS_DIR", str(results))
+    cli.probe.cache_clear()
+    try:
+        return cli.main(["milestone", "run", "01", *options])
+    finally:
+        cli.probe.cache_clear()

@@ -1,0 +1,1 @@
+"""TinyTorch core: tensor, autograd, activations, layers, losses and the training stack."""

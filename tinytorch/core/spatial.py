@@ -1,0 +1,465 @@
+"""Module 09, spatial: 2-D convolution and pooling on NCHW images.
+
+Three fused primitives, each one ``Function`` with its forward and backward side by side:
+
+* ``Conv2dFunction``: im2col (a strided *view* of every kernel window of the zero-padded
+  batch, copied once into a matrix) followed by one batched matmul. Backward is the same
+  matmul transposed plus col2im, which scatters the window gradients back onto the image
+  by looping over the ``kh * kw`` kernel offsets (at most 25 iterations for a 5x5 kernel),
+  adding one strided slice of the whole batch each time. See the class docstring for the
+  "flat image" layout that makes those slices long and fast.
+* ``MaxPool2dFunction``: max over each window, sweeping the kernel offsets and keeping the
+  winning offset (argmax); backward routes the gradient to the winner only.
+* ``AvgPool2dFunction``: mean over each window; backward spreads the gradient evenly.
+
+No Python loop ever runs over pixels, channels or the batch.
+
+``conv2d_naive`` is the slow, explicit-loop teaching reference that defines what the fast
+version must compute; the tests compare the two. The layers never use it.
+
+Gradients (``Tensor.grad``) are plain ``np.ndarray`` of the parameter's shape and dtype.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from tinytorch.core.autograd import Function
+from tinytorch.core.layers import Module, Parameter
+from tinytorch.core.random import rng
+
+__all__ = [
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "conv2d_naive",
+    "Conv2dFunction",
+    "MaxPool2dFunction",
+    "AvgPool2dFunction",
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _pair(value, name: str = "value") -> tuple[int, int]:
+    """``3 -> (3, 3)``; ``(3, 2) -> (3, 2)``."""
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def _check_input(op: str, x_shape, padding, kernel) -> tuple[int, int]:
+    """Validate an NCHW input against a kernel; return the padded size (Hp, Wp)."""
+    if len(x_shape) != 4:
+        raise ValueError(f"{op} expects 4-D input (N, C, H, W), got shape {tuple(x_shape)}")
+    (ph, pw), (kh, kw) = padding, kernel
+    hp, wp = x_shape[2] + 2 * ph, x_shape[3] + 2 * pw
+    if kh > hp or kw > wp:
+        raise ValueError(
+            f"{op}: kernel size ({kh}, {kw}) is larger than the padded input ({hp}, {wp}) "
+            f"(input shape {tuple(x_shape)}, padding ({ph}, {pw}))"
+        )
+    return hp, wp
+
+
+def _check_hyper(op: str, kernel, stride, padding) -> None:
+    if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
+        raise ValueError(
+            f"{op}: kernel_size and stride must be >= 1 and padding >= 0, "
+            f"got kernel_size={kernel}, stride={stride}, padding={padding}"
+        )
+
+
+def _out_size(size: int, kernel: int, stride: int) -> int:
+    """Output length along one axis of an already padded input."""
+    return (size - kernel) // stride + 1
+
+
+def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _unpad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
+    ph, pw = padding
+    return x[:, :, ph:x.shape[2] - ph, pw:x.shape[3] - pw]
+
+
+def _offset_slice(i: int, j: int, out_hw, stride) -> tuple:
+    """Index of the input pixels that kernel offset (i, j) touches, for every output pixel."""
+    (oh, ow), (sh, sw) = out_hw, stride
+    return (slice(None), slice(None), slice(i, i + sh * (oh - 1) + 1, sh),
+            slice(j, j + sw * (ow - 1) + 1, sw))
+
+
+# ----------------------------------------------------------------------------- reference
+
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
+    """SLOW teaching reference: 2-D convolution with explicit loops, on plain numpy arrays.
+
+    out[n, o, y, x] = bias[o] + sum_{c, i, j} weight[o, c, i, j] * xpad[n, c, y*sh + i, x*sw + j]
+
+    It spells out the definition (strictly: cross-correlation, as in every deep-learning
+    framework). Use it to check ``conv2d``; never to train.
+    """
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    out = np.zeros((n, o, oh, ow), dtype=np.result_type(x, weight))
+    for b in range(n):
+        for f in range(o):
+            for y in range(oh):
+                for xx in range(ow):
+                    window = xp[b, :, y * sh:y * sh + kh, xx * sw:xx * sw + kw]
+                    out[b, f, y, xx] = np.sum(window * weight[f])
+            if bias is not None:
+                out[b, f] += bias[f]
+    return out
+
+
+# ----------------------------------------------------------------------------- convolution
+
+def _conv_layout(hp, wp, kernel, stride):
+    """Geometry of the flat-image layout used by ``Conv2dFunction``.
+
+    Returns (oh, ow, width, flat_len): the output size, the number of virtual columns
+    computed per output row, and the length each flattened image needs.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    oh, ow = _out_size(hp, kh, sh), _out_size(wp, kw, sw)
+    # With width = sh*wp/sw, output row y+1 starts exactly where row y ends, so the output
+    # pixels of one kernel offset form a single evenly strided run (NumPy then copies and
+    # adds it in one long inner loop). For stride 1 that is width = wp.
+    width = sh * wp // sw
+    if sh * wp % sw or width < ow:
+        width = ow                              # odd strides: plain 2-D windows, no waste
+    last = (kh - 1) * wp + (kw - 1) + (oh - 1) * sh * wp + (width - 1) * sw
+    return oh, ow, width, max(last + 1, hp * wp)
+
+
+def _flat_windows(flat, kernel, wp, oh, width, stride):
+    """View (N, C, kh, kw, oh, width) of flattened padded images: entry [n, c, i, j, y, x]
+    is pixel (y*sh + i, x*sw + j), i.e. flat[n, c, i*wp + j + y*sh*wp + x*sw]. No copy."""
+    (kh, kw), (sh, sw) = kernel, stride
+    n, c, _ = flat.shape
+    sn, sc, se = flat.strides
+    return as_strided(flat, (n, c, kh, kw, oh, width),
+                      (sn, sc, wp * se, se, sh * wp * se, sw * se))
+
+
+class Conv2dFunction(Function):
+    """Fused conv2d: im2col + one batched matmul; backward via matmul + col2im.
+
+    Layout ("flat image" trick): each zero-padded image (Hp, Wp) is stored as one long row,
+    pixel (r, q) at r*Wp + q. Kernel offset (i, j) is then the constant shift i*Wp + j, and
+    for stride 1 output pixel (y, x) reads shift + y*Wp + x: the inputs of all output pixels
+    for one offset are ONE contiguous run if we compute Wp columns per output row instead of
+    Wo. im2col is a single ``as_strided`` view copied once, col2im is kh*kw additions of one
+    run each. The extra Wp - Wo "wrap-around" columns per row are computed and dropped in
+    forward and get zero gradient in backward (2 of 10 columns for 8x8 input, padding 1).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None, stride=1, padding=0):
+        stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+        if weight.ndim != 4:
+            raise ValueError(f"Conv2d expects a 4-D weight (out, in, kh, kw), got shape {weight.shape}")
+        o, c, kh, kw = weight.shape
+        _check_hyper("Conv2d", (kh, kw), stride, padding)
+        hp, wp = _check_input("Conv2d", x.shape, padding, (kh, kw))
+        if x.shape[1] != c:
+            raise ValueError(
+                f"Conv2d: expected {c} input channels, got {x.shape[1]} "
+                f"(input shape {x.shape}, weight shape {weight.shape})"
+            )
+        n, _, h, w = x.shape
+        ph, pw = padding
+        oh, ow, width, flat_len = _conv_layout(hp, wp, (kh, kw), stride)
+
+        # Zero-padded images, each flattened into one row (plus a zero tail for the last shifts).
+        flat = np.zeros((n, c, flat_len), dtype=np.result_type(x, weight))
+        flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x
+
+        # im2col: cols[n, (c, i, j), (y, x)], one copy; then one batched matmul.
+        cols = _flat_windows(flat, (kh, kw), wp, oh, width, stride).reshape(n, c * kh * kw, oh * width)
+        out = np.matmul(weight.reshape(o, -1), cols)              # (N, O, oh * width)
+        if bias is not None:
+            out += bias.reshape(1, o, 1)
+
+        ctx.save_for_backward(cols, weight)
+        ctx.geometry = (x.shape, stride, padding, (oh, ow, width, flat_len))
+        ctx.has_bias = bias is not None
+        return out.reshape(n, o, oh, width)[..., :ow]             # drop wrap-around columns
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        cols, weight = ctx.saved_tensors
+        x_shape, stride, (ph, pw), (oh, ow, width, flat_len) = ctx.geometry
+        needs_x, needs_w, needs_b = ctx.needs_input_grad
+        n, c, h, w = x_shape
+        o, _, kh, kw = weight.shape
+        hp, wp = h + 2 * ph, w + 2 * pw
+
+        # Gradient on the computed grid: zero for the wrap-around columns.
+        g = np.zeros((n, o, oh, width), dtype=cols.dtype)
+        g[..., :ow] = grad_output
+        g = g.reshape(n, o, oh * width)
+
+        grad_b = g.sum(axis=(0, 2)) if (ctx.has_bias and needs_b) else None
+        # d weight = sum over the batch of g[n] (O, L) @ cols[n]^T (L, K).
+        grad_w = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape) if needs_w else None
+        if not needs_x:                                           # e.g. the first layer
+            return None, grad_w, grad_b
+
+        # d input: window gradients (N, C, kh, kw, oh, width), then col2im through the same
+        # view as im2col, writing this time: one strided add per kernel offset.
+        gcols = np.matmul(weight.reshape(o, -1).T, g).reshape(n, c, kh, kw, oh, width)
+        gflat = np.zeros((n, c, flat_len), dtype=cols.dtype)
+        windows = _flat_windows(gflat, (kh, kw), wp, oh, width, stride)
+        for i in range(kh):
+            for j in range(kw):
+                windows[:, :, i, j] += gcols[:, :, i, j]
+        gxp = gflat[:, :, :hp * wp].reshape(n, c, hp, wp)
+        return gxp[:, :, ph:ph + h, pw:pw + w], grad_w, grad_b
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation) over an NCHW batch, as ``torch.nn.functional.conv2d``.
+
+    Args:
+        input: Tensor (N, C_in, H, W).
+        weight: Tensor (C_out, C_in, kh, kw).
+        bias: Tensor (C_out,) or None.
+        stride, padding: int or (h, w) pair; zero padding.
+
+    Shape:
+        output (N, C_out, (H + 2*ph - kh) // sh + 1, (W + 2*pw - kw) // sw + 1)
+    """
+    return Conv2dFunction.apply(input, weight, bias, stride=stride, padding=padding)
+
+
+class Conv2d(Module):
+    """Applies ``out = conv2d(x, weight) + bias`` over an NCHW batch.
+
+    Args:
+        in_channels: channels of the input image.
+        out_channels: number of filters.
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw). Default 1.
+        padding: int or (ph, pw), zero padding on both sides. Default 0.
+        bias: add a learnable bias per output channel. Default True.
+
+    Shape:
+        input (N, C_in, H, W) -> output (N, C_out, H_out, W_out) with
+        H_out = (H + 2*ph - kh) // sh + 1 and likewise for W.
+
+    Attributes:
+        weight: Parameter (C_out, C_in, kh, kw), initialised U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+            with fan_in = C_in*kh*kw (PyTorch's kaiming_uniform_ with a=sqrt(5)).
+        bias: Parameter (C_out,), same distribution, or None.
+
+    Examples:
+        >>> from tinytorch.core.tensor import Tensor
+        >>> conv = Conv2d(1, 6, 3, padding=1)
+        >>> conv(Tensor(np.zeros((32, 1, 8, 8)))).shape
+        (32, 6, 8, 8)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.stride = _pair(stride, "stride")
+        self.padding = _pair(padding, "padding")
+        _check_hyper("Conv2d", self.kernel_size, self.stride, self.padding)
+        kh, kw = self.kernel_size
+        self.weight = Parameter(np.zeros((out_channels, in_channels, kh, kw), dtype=np.float32))
+        self.bias = Parameter(np.zeros(out_channels, dtype=np.float32)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        kh, kw = self.kernel_size
+        bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
+        self.weight.data[...] = rng().uniform(-bound, bound, self.weight.shape)
+        if self.bias is not None:
+            self.bias.data[...] = rng().uniform(-bound, bound, self.bias.shape)
+
+    def forward(self, x):
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+# ----------------------------------------------------------------------------- pooling
+
+def _pool_geometry(op, x_shape, kernel_size, stride, padding):
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _pair(stride, "stride")
+    padding = _pair(padding, "padding")
+    _check_hyper(op, kernel, stride, padding)
+    if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
+        raise ValueError(f"{op}: padding should be at most half of kernel size, "
+                         f"got padding={padding}, kernel_size={kernel}")
+    hp, wp = _check_input(op, x_shape, padding, kernel)
+    out_hw = (_out_size(hp, kernel[0], stride[0]), _out_size(wp, kernel[1], stride[1]))
+    return kernel, stride, padding, out_hw
+
+
+def _kernel_offsets(kernel):
+    """Kernel offsets (k, i, j) in row-major order, k = i*kw + j."""
+    kh, kw = kernel
+    return [(i * kw + j, i, j) for i in range(kh) for j in range(kw)]
+
+
+def _scatter(grad_xp, index, values, kernel, stride):
+    """Send one kernel offset's gradients back to its pixels. Windows that overlap
+    (stride < kernel) share pixels, so add; otherwise each pixel gets exactly one value and
+    a plain assignment (about 3x faster than a strided add) is enough."""
+    if stride[0] < kernel[0] or stride[1] < kernel[1]:
+        grad_xp[index] += values
+    else:
+        grad_xp[index] = values
+
+
+class MaxPool2dFunction(Function):
+    """Max over each window, found by sweeping the kh*kw kernel offsets: offset (i, j) sees
+    pixel (y*sh + i, x*sw + j) of every window at once as one strided slice. ``argmax``
+    remembers the winning offset (the first one on ties, like PyTorch); backward routes the
+    gradient there. Padding is -inf, so it never wins."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride=None, padding=0):
+        kernel, stride, padding, out_hw = _pool_geometry("MaxPool2d", x.shape, kernel_size,
+                                                         stride, padding)
+        xp = _pad(x, padding, -np.inf)
+        out = xp[_offset_slice(0, 0, out_hw, stride)].copy()
+        argmax = np.zeros(out.shape, dtype=np.int32)
+        for k, i, j in _kernel_offsets(kernel)[1:]:
+            candidate = xp[_offset_slice(i, j, out_hw, stride)]
+            better = candidate > out
+            np.copyto(out, candidate, where=better)
+            argmax[better] = k
+        ctx.argmax = argmax
+        ctx.geometry = (x.shape, kernel, stride, padding, out_hw)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x_shape, kernel, stride, padding, out_hw = ctx.geometry
+        n, c, h, w = x_shape
+        gxp = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=grad_output.dtype)
+        for k, i, j in _kernel_offsets(kernel):
+            _scatter(gxp, _offset_slice(i, j, out_hw, stride), grad_output * (ctx.argmax == k),
+                     kernel, stride)
+        return _unpad(gxp, padding)
+
+
+class AvgPool2dFunction(Function):
+    """Mean over each window, padding counted as zeros (count_include_pad=True, as torch):
+    the sum of kh*kw strided slices, one per kernel offset, divided by kh*kw."""
+
+    @staticmethod
+    def forward(ctx, x, kernel_size, stride=None, padding=0):
+        kernel, stride, padding, out_hw = _pool_geometry("AvgPool2d", x.shape, kernel_size,
+                                                         stride, padding)
+        xp = _pad(x, padding)
+        total = xp[_offset_slice(0, 0, out_hw, stride)].copy()
+        for _, i, j in _kernel_offsets(kernel)[1:]:
+            total += xp[_offset_slice(i, j, out_hw, stride)]
+        ctx.geometry = (x.shape, kernel, stride, padding, out_hw)
+        return total / np.asarray(kernel[0] * kernel[1], dtype=total.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x_shape, kernel, stride, padding, out_hw = ctx.geometry
+        n, c, h, w = x_shape
+        gxp = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=grad_output.dtype)
+        share = grad_output / np.asarray(kernel[0] * kernel[1], dtype=grad_output.dtype)
+        for _, i, j in _kernel_offsets(kernel):
+            _scatter(gxp, _offset_slice(i, j, out_hw, stride), share, kernel, stride)
+        return _unpad(gxp, padding)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0):
+    """Max over each ``kernel_size`` window of an NCHW batch (stride defaults to kernel_size)."""
+    return MaxPool2dFunction.apply(input, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    """Mean over each ``kernel_size`` window of an NCHW batch (stride defaults to kernel_size)."""
+    return AvgPool2dFunction.apply(input, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling: out[n, c, y, x] = max over the window at (y*sh, x*sw) of the (-inf padded) input.
+
+    Args:
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw). Default: kernel_size.
+        padding: int or (ph, pw), at most half the kernel. Default 0.
+
+    Shape:
+        (N, C, H, W) -> (N, C, (H + 2*ph - kh) // sh + 1, (W + 2*pw - kw) // sw + 1)
+
+    Examples:
+        >>> from tinytorch.core.tensor import Tensor
+        >>> MaxPool2d(2)(Tensor(np.zeros((1, 6, 8, 8)))).shape
+        (1, 6, 4, 4)
+    """
+
+    def forward(self, x):
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling: mean over each window, zero padding counted in the mean
+    (PyTorch's ``count_include_pad=True``).
+
+    Args:
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw). Default: kernel_size.
+        padding: int or (ph, pw), at most half the kernel. Default 0.
+
+    Shape:
+        (N, C, H, W) -> (N, C, (H + 2*ph - kh) // sh + 1, (W + 2*pw - kw) // sw + 1)
+
+    Examples:
+        >>> from tinytorch.core.tensor import Tensor
+        >>> AvgPool2d(2)(Tensor(np.zeros((1, 6, 8, 8)))).shape
+        (1, 6, 4, 4)
+    """
+
+    def forward(self, x):
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding)

@@ -1,0 +1,429 @@
+"""Module 01: Tensor, an n-dimensional array that can remember how it was made.
+
+A ``Tensor`` wraps a NumPy array (``.data``). Every operation goes through a primitive
+``Function`` (``tinytorch.core.functions``), which records the graph when gradients are
+needed, so ``loss.backward()`` can fill ``.grad`` of every leaf that requires grad.
+"""
+
+import numbers
+
+import numpy as np
+
+__all__ = ["Tensor"]
+
+_DEFAULT_FLOAT = np.float32
+
+
+def _as_array(data, dtype):
+    """Convert ``data`` to an ndarray: float64/Python floats become float32 unless ``dtype`` is given."""
+    if dtype is not None:
+        return np.asarray(data, dtype=dtype)
+    array = np.asarray(data)
+    if array.dtype == np.float64:
+        return array.astype(_DEFAULT_FLOAT)
+    if array.dtype == object:
+        raise TypeError(f"Tensor: cannot build a tensor from {type(data).__name__} (object dtype)")
+    return array
+
+
+class Tensor:
+    """An n-dimensional array with automatic differentiation.
+
+    Args:
+        data: array-like (nested lists, scalars, ``np.ndarray``, another Tensor). The array
+            is shared, not copied, when it already has the target dtype.
+        requires_grad: record operations on this tensor so ``backward()`` fills ``.grad``.
+        dtype: NumPy dtype to force. If omitted: Python floats and float64 arrays become
+            float32 (the framework default), integers stay integer, bools stay bool, and
+            other float dtypes (float16) are kept. Pass ``dtype=np.float64`` for
+            float64 (gradient checks); ops on float64 tensors stay float64.
+
+    Attributes:
+        data: the ``np.ndarray`` holding the values.
+        grad: ``None`` until ``backward()`` reaches this leaf, then a plain ``np.ndarray``
+            of the same shape and dtype as ``data`` (not a Tensor: optimizers update
+            ``p.data`` from ``p.grad`` with plain NumPy). Gradients accumulate across
+            backward calls; set ``p.grad = None`` (``Module.zero_grad()``) to reset.
+        requires_grad: whether operations on this tensor are recorded.
+
+    Example:
+        >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        array([[2., 4.]], dtype=float32)
+    """
+
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "__weakref__")
+    __array_ufunc__ = None  # make `ndarray <op> Tensor` defer to Tensor's reflected operator
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = data if (dtype is None and type(data) is np.ndarray and data.dtype != np.float64) else _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"Tensor: only floating point tensors can require gradients, got dtype {self.data.dtype}"
+            )
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._ctx = None
+
+    # ------------------------------------------------------------------ array facts
+    @property
+    def shape(self):
+        """Tuple of dimension sizes."""
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        """NumPy dtype of the data."""
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        """Number of dimensions."""
+        return self.data.ndim
+
+    def size(self, dim=None):
+        """Shape tuple, or the size of one dimension (as ``torch.Tensor.size``)."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self):
+        """Total number of elements."""
+        return self.data.size
+
+    def dim(self):
+        """Number of dimensions (as ``torch.Tensor.dim``)."""
+        return self.data.ndim
+
+    def __len__(self):
+        return len(self.data)
+
+    @property
+    def is_leaf(self):
+        """True for tensors created by the user (not by a recorded op)."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        """Name of the Function that produced this tensor, or None for leaves."""
+        return None if self._ctx is None else self._ctx.fn.__name__
+
+    # ------------------------------------------------------------------ conversion
+    def numpy(self):
+        """The underlying ``np.ndarray`` (shared, not copied)."""
+        return self.data
+
+    def item(self):
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        """Nested Python lists of the values."""
+        return self.data.tolist()
+
+    def detach(self):
+        """A new leaf tensor sharing the data, cut from the graph."""
+        return Tensor(self.data, dtype=self.data.dtype)
+
+    def requires_grad_(self, requires_grad=True):
+        """Set ``requires_grad`` in place and return self."""
+        self.requires_grad = requires_grad
+        return self
+
+    def to(self, dtype):
+        """Cast to ``dtype`` (differentiable)."""
+        return self if np.dtype(dtype) == self.dtype else F.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self):
+        """Cast to float32."""
+        return self.to(np.float32)
+
+    def double(self):
+        """Cast to float64."""
+        return self.to(np.float64)
+
+    def long(self):
+        """Cast to int64 (not differentiable)."""
+        return Tensor(self.data.astype(np.int64))
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __repr__(self):
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(", precision=4)
+        extras = ""
+        if self.data.dtype != _DEFAULT_FLOAT and self.data.dtype != np.int64 and self.data.dtype != np.bool_:
+            extras += f", dtype={self.data.dtype}"
+        if self._ctx is not None:
+            extras += f", grad_fn=<{self.grad_fn}>"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"Tensor({body}{extras})"
+
+    # ------------------------------------------------------------------ autograd
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is required unless self has exactly one element.
+        """
+        autograd.backward(self, gradient, retain_graph=retain_graph)
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other):
+        return F.Add.apply(self, _operand(other))
+
+    def __radd__(self, other):
+        return F.Add.apply(_operand(other), self)
+
+    def __sub__(self, other):
+        return F.Sub.apply(self, _operand(other))
+
+    def __rsub__(self, other):
+        return F.Sub.apply(_operand(other), self)
+
+    def __mul__(self, other):
+        return F.Mul.apply(self, _operand(other))
+
+    def __rmul__(self, other):
+        return F.Mul.apply(_operand(other), self)
+
+    def __truediv__(self, other):
+        return F.Div.apply(self, _operand(other))
+
+    def __rtruediv__(self, other):
+        return F.Div.apply(_operand(other), self)
+
+    def __pow__(self, exponent):
+        return F.Pow.apply(self, _operand(exponent))
+
+    def __rpow__(self, base):
+        return F.Pow.apply(_operand(base), self)
+
+    def __neg__(self):
+        return F.Neg.apply(self)
+
+    def __matmul__(self, other):
+        return F.MatMul.apply(self, _operand(other))
+
+    def __rmatmul__(self, other):
+        return F.MatMul.apply(_operand(other), self)
+
+    def matmul(self, other):
+        """Matrix product (same as ``@``)."""
+        return self @ other
+
+    # ------------------------------------------------------------------ comparisons (no grad)
+    def __lt__(self, other):
+        return Tensor(self.data < _raw(other))
+
+    def __le__(self, other):
+        return Tensor(self.data <= _raw(other))
+
+    def __gt__(self, other):
+        return Tensor(self.data > _raw(other))
+
+    def __ge__(self, other):
+        return Tensor(self.data >= _raw(other))
+
+    def __eq__(self, other):
+        return Tensor(self.data == _raw(other))
+
+    def __ne__(self, other):
+        return Tensor(self.data != _raw(other))
+
+    __hash__ = object.__hash__  # tensors are hashed by identity (sets of parameters)
+
+    # ------------------------------------------------------------------ elementwise
+    def exp(self):
+        """e ** x."""
+        return F.Exp.apply(self)
+
+    def log(self):
+        """Natural logarithm."""
+        return F.Log.apply(self)
+
+    def sqrt(self):
+        """Square root."""
+        return F.Sqrt.apply(self)
+
+    def abs(self):
+        """Absolute value."""
+        return F.Abs.apply(self)
+
+    def __abs__(self):
+        return F.Abs.apply(self)
+
+    def clip(self, min=None, max=None):
+        """Clamp values into [min, max]; either bound may be None."""
+        return F.Clip.apply(self, min=min, max=max)
+
+    clamp = clip
+
+    def maximum(self, other):
+        """Elementwise maximum with another tensor or scalar."""
+        return F.Maximum.apply(self, _operand(other))
+
+    def relu(self):
+        """max(x, 0)."""
+        return F.ReLU.apply(self)
+
+    def sigmoid(self):
+        """Logistic sigmoid (overflow-free)."""
+        return F.Sigmoid.apply(self)
+
+    def tanh(self):
+        """Hyperbolic tangent."""
+        return F.Tanh.apply(self)
+
+    def gelu(self):
+        """GELU, tanh approximation (as torch's approximate='tanh')."""
+        return F.GELU.apply(self)
+
+    def softmax(self, axis=-1, dim=None):
+        """Softmax along ``axis`` (alias ``dim``)."""
+        return F.Softmax.apply(self, axis=_axis(axis, dim, -1))
+
+    def log_softmax(self, axis=-1, dim=None):
+        """Log-softmax along ``axis`` (alias ``dim``), log-sum-exp stable."""
+        return F.LogSoftmax.apply(self, axis=_axis(axis, dim, -1))
+
+    # ------------------------------------------------------------------ reductions
+    def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """Sum over ``axis`` (alias ``dim``); all elements when None."""
+        return F.Sum.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """Mean over ``axis`` (alias ``dim``); all elements when None."""
+        return F.Mean.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def max(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """Max values over ``axis`` (alias ``dim``); ties share the gradient (as torch.amax)."""
+        return F.Max.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def min(self, axis=None, keepdims=False, dim=None, keepdim=None):
+        """Min values over ``axis``, as -max(-x)."""
+        return -(-self).max(axis=axis, keepdims=keepdims, dim=dim, keepdim=keepdim)
+
+    def var(self, axis=None, keepdims=False, dim=None, keepdim=None, unbiased=False):
+        """Variance over ``axis`` (biased by default, as LayerNorm uses), composed from primitives."""
+        axis, keepdims = _axis(axis, dim), _keep(keepdims, keepdim)
+        centered = self - self.mean(axis=axis, keepdims=True)
+        squares = centered * centered
+        if not unbiased:
+            return squares.mean(axis=axis, keepdims=keepdims)
+        axes = range(self.data.ndim) if axis is None else np.atleast_1d(axis)
+        count = int(np.prod([self.data.shape[a] for a in axes]))
+        return squares.sum(axis=axis, keepdims=keepdims) / (count - 1)
+
+    def argmax(self, axis=None, keepdims=False, dim=None):
+        """Indices of the maxima (int64, not differentiable)."""
+        return Tensor(self.data.argmax(axis=_axis(axis, dim), keepdims=keepdims))
+
+    def argmin(self, axis=None, keepdims=False, dim=None):
+        """Indices of the minima (int64, not differentiable)."""
+        return Tensor(self.data.argmin(axis=_axis(axis, dim), keepdims=keepdims))
+
+    # ------------------------------------------------------------------ shape
+    def reshape(self, *shape):
+        """Same data, new shape (one dim may be -1); accepts ``reshape(2, 3)`` or ``reshape((2, 3))``."""
+        shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) else shape
+        return F.Reshape.apply(self, shape=shape)
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dims ``start_dim..end_dim`` into one."""
+        shape = self.data.shape
+        if not shape:
+            return self.reshape(1)
+        start, end = start_dim % len(shape), end_dim % len(shape)
+        return self.reshape(shape[:start] + (-1,) + shape[end + 1:])
+
+    def unsqueeze(self, dim):
+        """Insert a dimension of size 1 at ``dim``."""
+        shape = list(self.data.shape)
+        shape.insert(dim if dim >= 0 else len(shape) + 1 + dim, 1)
+        return self.reshape(tuple(shape))
+
+    def squeeze(self, dim=None):
+        """Drop dimensions of size 1 (only ``dim`` when given)."""
+        return self.reshape(np.squeeze(self.data, axis=dim).shape)
+
+    def transpose(self, dim0=-2, dim1=-1):
+        """Swap two dimensions (default: the last two), as ``torch.transpose``."""
+        dims = list(range(self.data.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return F.Permute.apply(self, dims=tuple(dims))
+
+    def permute(self, *dims):
+        """Reorder all dimensions: ``x.permute(0, 2, 1)``."""
+        dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], numbers.Integral) else dims
+        return F.Permute.apply(self, dims=dims)
+
+    @property
+    def T(self):
+        """All dimensions reversed (the matrix transpose for 2-D)."""
+        return F.Permute.apply(self, dims=tuple(reversed(range(self.data.ndim))))
+
+    def __getitem__(self, index):
+        return F.GetItem.apply(self, _index(index))
+
+    def __setitem__(self, index, value):
+        if self.requires_grad or self._ctx is not None:
+            raise RuntimeError("__setitem__: in-place assignment into a tensor that requires grad is not supported")
+        self.data[_index(index)] = _raw(value)
+
+
+def _operand(x):
+    """Prepare the other operand of an op: Tensors and Python numbers pass, the rest become Tensors."""
+    if isinstance(x, Tensor):
+        return x
+    kind = type(x)
+    if kind is int or kind is float or kind is bool:
+        return x  # "weak" Python scalar: keeps a float32 tensor float32
+    if isinstance(x, np.generic) and x.ndim == 0 and not isinstance(x, np.bool_):
+        return x.item()  # a NumPy float64 scalar must not upcast float32 either
+    return Tensor(x)
+
+
+def _raw(x):
+    """The array (or Python number) inside an operand, for non-differentiable ops."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _index(index):
+    """Replace Tensors and lists inside an index by arrays."""
+    if isinstance(index, tuple):
+        return tuple(_index(part) for part in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _axis(axis, dim, default=None):
+    """Resolve the ``axis``/``dim`` aliases (PyTorch spells it ``dim``)."""
+    return dim if dim is not None else axis if axis is not None else default
+
+
+def _keep(keepdims, keepdim):
+    """Resolve the ``keepdims``/``keepdim`` aliases."""
+    return keepdim if keepdim is not None else keepdims
+
+
+# Imported last: both modules need the Tensor class defined above.
+from tinytorch.core import autograd  # noqa: E402
+from tinytorch.core import functions as F  # noqa: E402

@@ -1,0 +1,1 @@
+"""TinyTorch perf: profiling, quantization, compression, memoization, acceleration, benchmarking."""
