@@ -2,7 +2,8 @@
 #   make html     build and verify the book (creates .venv from the pinned requirements first)
 #   make strict   fresh environment, every chapter re-executed, non-zero exit on any missed criterion
 #   make test     run the test suite
-#   make bench    speed benchmarks against PyTorch (if installed) and hand-written NumPy
+#   make bench    speed benchmarks against hand-written NumPy and PyTorch (after `make torch`)
+#   make torch    install the optional PyTorch CPU build (torch==2.13.0) for parity tests and bench
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -14,7 +15,7 @@ STRICT ?= 0
 STRICT_FLAGS := $(if $(filter 1 true yes,$(STRICT)),-E,)
 SPHINXOPTS ?=
 
-.PHONY: html strict test bench clean venv download-mnist download-cifar10
+.PHONY: html strict test bench torch clean venv download-mnist download-cifar10
 
 html: $(BOOK_STAMP)
 	STRICT=$(STRICT) $(BIN)/sphinx-build -b html $(STRICT_FLAGS) $(SPHINXOPTS) . $(BUILD)/html
@@ -27,6 +28,9 @@ test: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python tests/bench.py
+
+torch: $(DEV_STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 
 download-mnist: $(BOOK_STAMP)
 	$(BIN)/python -m milestones.datasets download mnist

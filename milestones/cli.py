@@ -45,7 +45,7 @@ def use_colour() -> bool:
 
 
 _PAINT = {judge.MET: "32", "passed": "32", "ready": "36", judge.MISSED: "31", NOT_RUN: "31",
-          judge.LOCKED: "90", "not written": "90", "error": "31"}
+          judge.LOCKED: "90", judge.NO_DATA: "33", "not written": "90", "error": "31"}
 
 
 def paint(text: str, status: str) -> str:
@@ -330,7 +330,8 @@ def cmd_run(args) -> int:
     code = execute(script, stone.chapter_path.parent)
     all_met = report(stone, parts)
     if code == LOCKED_EXIT:
-        say("Locked: build the missing modules, then run again (`tito module status`).")
+        say("Stopped before training: the part is locked (build the missing modules, see "
+            "`tito module status`) or its data is not downloaded (see the instructions above).")
         return 1
     if code != 0:
         say(f"The chapter raised (exit status {code}); see the traceback above.")

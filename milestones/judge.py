@@ -18,7 +18,7 @@ import numpy as np
 from milestones import registry
 from milestones.registry import Criterion, Milestone, Part
 
-MET, MISSED, LOCKED = "met", "missed", "locked"
+MET, MISSED, LOCKED, NO_DATA = "met", "missed", "locked", "no data"
 
 
 class CriterionMissed(AssertionError):
@@ -154,7 +154,7 @@ def format_value(value) -> str:
 # ---------------------------------------------------------------- display
 
 _COLOURS = {MET: ("#e6f4ea", "#1e7d32", "\u2714"), MISSED: ("#fdecea", "#b3261e", "\u2718"),
-            LOCKED: ("#f1f3f4", "#5f6368", "\U0001F512")}
+            LOCKED: ("#f1f3f4", "#5f6368", "\U0001F512"), NO_DATA: ("#fef7e0", "#8a5a00", "\u2139")}
 
 
 def _in_notebook() -> bool:
@@ -170,9 +170,9 @@ def _show(status: str, text: str) -> None:
         print(plain, flush=True)
         return
     from IPython.display import display
-    block = (f'<div class="tinytorch-judge tinytorch-{status}" style="background:{background};'
+    block = (f'<div class="tinytorch-judge tinytorch-{status.replace(" ", "-")}" style="background:{background};'
              f'border-left:4px solid {colour};padding:6px 10px;margin:4px 0;color:{colour};'
-             f'font-family:monospace">{mark} {html.escape(text)}</div>')
+             f'font-family:monospace;white-space:pre-wrap">{mark} {html.escape(text)}</div>')
     display({"text/html": block, "text/plain": plain}, raw=True)
 
 
@@ -195,21 +195,31 @@ def check(milestone_id: str, key: str, value) -> bool:
     return passed
 
 
-def begin(milestone_id: str, part: int = 1) -> bool:
-    """Start a part: check its modules are built; if not, mark it locked and skip its cells."""
+def begin(milestone_id: str, part: int = 1, missing_data: str | None = None) -> bool:
+    """Start a part: if its modules (or its downloaded data) are missing, say so and skip its cells.
+
+    ``missing_data`` is the chapter's how-to-get-it text when a dataset that must be downloaded
+    is absent (``None`` when it is there); such a part renders its instructions instead of failing.
+    """
     stone = registry.milestone(milestone_id)
     section = stone.part(part)
     forget(stone, (part,))
     _stop_skipping()
     missing = registry.missing_modules(section.modules)
-    if not missing:
+    if missing:
+        names = ", ".join(registry.module(n).label for n in missing)
+        status, message = LOCKED, (
+            f"Milestone {stone.id} part {part} ({section.title}) is locked: it needs modules "
+            f"{registry.module_range(section.modules)}; not built yet: {names}.")
+    elif missing_data:
+        status, message = NO_DATA, (
+            f"Milestone {stone.id} part {part} ({section.title}) needs data that is not here yet.\n"
+            f"{missing_data}")
+    else:
         return True
     for criterion in section.criteria:
-        _record(stone, section, criterion, LOCKED, None)
-    names = ", ".join(registry.module(n).label for n in missing)
-    message = (f"Milestone {stone.id} part {part} ({section.title}) is locked: it needs modules "
-               f"{registry.module_range(section.modules)}; not built yet: {names}.")
-    _show(LOCKED, message)
+        _record(stone, section, criterion, status, None)
+    _show(status, message)
     if not _in_notebook():
         raise PartLocked(message)
     _start_skipping()

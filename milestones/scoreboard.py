@@ -54,7 +54,8 @@ def failures(table: list[Row]) -> list[Row]:
 
 def render_text(table: list[Row], colour: bool = False) -> str:
     """The scoreboard as a fixed-width terminal table (ANSI colours optional)."""
-    paint = {judge.MET: "32", judge.MISSED: "31", NOT_RUN: "31", judge.LOCKED: "90", NOT_WRITTEN: "90"}
+    paint = {judge.MET: "32", judge.MISSED: "31", NOT_RUN: "31", judge.LOCKED: "90",
+             judge.NO_DATA: "33", NOT_WRITTEN: "90"}
     header = f"{'milestone':<24} {'part':>4}  {'criterion':<28} {'value':>10}  {'required':<10} status"
     lines = ["Scoreboard", header, "-" * len(header)]
     for row in table:

@@ -1,0 +1,288 @@
+"""Speed benchmark (``make bench``): tinytorch against hand-written NumPy and PyTorch CPU.
+
+Same models, same sizes, one thread each. Prints milliseconds and the ratios the project's
+targets are stated in: tinytorch at or under PyTorch, and within 1.5x of hand-written NumPy.
+Not part of the test run: timings belong in a benchmark, never in a test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+if any(os.environ.get(k) != v for k, v in ONE_THREAD.items()):
+    os.environ.update(ONE_THREAD)  # must be set before NumPy loads its BLAS
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+import argparse  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import tinytorch  # noqa: E402
+from milestones import datasets, registry  # noqa: E402
+
+try:
+    import torch
+    torch.set_num_threads(1)
+except ImportError:  # optional: the benchmark still compares with NumPy
+    torch = None
+
+
+def best_ms(step, repeat: int = 7, number: int = 20) -> float:
+    """Best-of-``repeat`` mean milliseconds of ``number`` calls (warm-up first)."""
+    for _ in range(3):
+        step()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for _ in range(number):
+            step()
+        best = min(best, (time.perf_counter() - start) / number)
+    return best * 1e3
+
+
+# ------------------------------------------------------------------ MLP (milestone 03 sizes)
+
+def mlp_batch(batch: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch, 64), dtype=np.float32)
+    y = rng.integers(0, 10, batch)
+    return x, y
+
+
+def tinytorch_mlp_step(batch: int):
+    tinytorch.manual_seed(0)
+    model = tinytorch.Sequential(tinytorch.Linear(64, 128), tinytorch.ReLU(), tinytorch.Linear(128, 10))
+    optimizer = tinytorch.Adam(model.parameters(), lr=1e-3)
+    loss_fn = tinytorch.CrossEntropyLoss()
+    x, y = mlp_batch(batch)
+    xt, yt = tinytorch.Tensor(x), tinytorch.Tensor(y)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def torch_mlp_step(batch: int):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = mlp_batch(batch)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(xt), yt)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+class NumpyMLP:
+    """The same MLP, forward, backward and Adam written out by hand in NumPy."""
+
+    def __init__(self, sizes=(64, 128, 10), lr=1e-3, seed=0):
+        rng = np.random.default_rng(seed)
+        self.params = []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1 / np.sqrt(fan_in)
+            self.params += [rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32),
+                            rng.uniform(-bound, bound, fan_out).astype(np.float32)]
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.lr, self.t = lr, 0
+
+    def logits(self, x):
+        w1, b1, w2, b2 = self.params
+        return np.maximum(x @ w1.T + b1, 0) @ w2.T + b2
+
+    def step(self, x, y):
+        w1, b1, w2, b2 = self.params
+        hidden_pre = x @ w1.T + b1
+        hidden = np.maximum(hidden_pre, 0)
+        logits = hidden @ w2.T + b2
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(shifted)
+        probs /= probs.sum(axis=1, keepdims=True)
+        grad = probs
+        grad[np.arange(len(y)), y] -= 1
+        grad /= len(y)
+        g_hidden = (grad @ w2) * (hidden_pre > 0)
+        grads = [g_hidden.T @ x, g_hidden.sum(0), grad.T @ hidden, grad.sum(0)]
+        self.t += 1
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m *= 0.9
+            m += 0.1 * g
+            v *= 0.999
+            v += 0.001 * g * g
+            m_hat = m / (1 - 0.9 ** self.t)
+            v_hat = v / (1 - 0.999 ** self.t)
+            p -= self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+
+def numpy_mlp_step(batch: int):
+    model = NumpyMLP()
+    x, y = mlp_batch(batch)
+    return lambda: model.step(x, y)
+
+
+# ------------------------------------------------------------------ full TinyDigits training run
+
+def tinydigits_run(framework: str, epochs: int = 20, batch: int = 32) -> tuple[float, float]:
+    """Seconds and test accuracy of a whole MLP training run on TinyDigits."""
+    data = datasets.load_tinydigits()
+    x_train, x_test = data.x_train.reshape(-1, 64), data.x_test.reshape(-1, 64)
+    start = time.perf_counter()
+    if framework == "tinytorch":
+        tinytorch.manual_seed(0)
+        model = tinytorch.Sequential(tinytorch.Linear(64, 128), tinytorch.ReLU(), tinytorch.Linear(128, 10))
+        optimizer = tinytorch.Adam(model.parameters(), lr=1e-3)
+        loss_fn = tinytorch.CrossEntropyLoss()
+        loader = tinytorch.DataLoader(tinytorch.TensorDataset(x_train, data.y_train), batch_size=batch, shuffle=True)
+        for _ in range(epochs):
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                optimizer.step()
+        with tinytorch.no_grad():
+            logits = model(tinytorch.Tensor(x_test)).data
+    elif framework == "torch":
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+            torch.from_numpy(x_train), torch.from_numpy(data.y_train)), batch_size=batch, shuffle=True)
+        for _ in range(epochs):
+            for xb, yb in loader:
+                optimizer.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                optimizer.step()
+        with torch.no_grad():
+            logits = model(torch.from_numpy(x_test)).numpy()
+    else:
+        model = NumpyMLP()
+        rng = np.random.default_rng(0)
+        for _ in range(epochs):
+            order = rng.permutation(len(x_train))
+            for start_at in range(0, len(order), batch):
+                chosen = order[start_at:start_at + batch]
+                model.step(x_train[chosen], data.y_train[chosen])
+        logits = model.logits(x_test)
+    seconds = time.perf_counter() - start
+    return seconds, float((logits.argmax(1) == data.y_test).mean())
+
+
+# ------------------------------------------------------------------ convolution (milestone 04 sizes)
+
+def conv_input(batch: int, channels: int, size: int = 8, seed: int = 0):
+    return np.random.default_rng(seed).random((batch, channels, size, size), dtype=np.float32)
+
+
+def tinytorch_conv_step(c_in: int, c_out: int, batch: int = 32):
+    tinytorch.manual_seed(0)
+    conv = tinytorch.Conv2d(c_in, c_out, 3, padding=1)
+    x = tinytorch.Tensor(conv_input(batch, c_in), requires_grad=True)
+
+    def step():
+        x.grad = None
+        conv.zero_grad()
+        conv(x).sum().backward()
+    return step
+
+
+def torch_conv_step(c_in: int, c_out: int, batch: int = 32):
+    conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
+    x = torch.from_numpy(conv_input(batch, c_in)).requires_grad_()
+
+    def step():
+        x.grad = None
+        conv.zero_grad()
+        conv(x).sum().backward()
+    return step
+
+
+def numpy_conv_step(c_in: int, c_out: int, batch: int = 32):
+    """Hand-written im2col convolution, forward and backward (input, weight, bias)."""
+    rng = np.random.default_rng(0)
+    weight = rng.random((c_out, c_in, 3, 3), dtype=np.float32)
+    bias = np.zeros(c_out, np.float32)
+    x = conv_input(batch, c_in)
+
+    def step():
+        padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))
+        cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(batch * 64, c_in * 9)
+        out = cols @ weight.reshape(c_out, -1).T + bias
+        grad_out = np.ones_like(out)
+        grad_w = grad_out.T @ cols
+        grad_b = grad_out.sum(0)
+        grad_cols = (grad_out @ weight.reshape(c_out, -1)).reshape(batch, 8, 8, c_in, 3, 3)
+        grad_padded = np.zeros_like(padded)
+        for i in range(3):
+            for j in range(3):
+                grad_padded[:, :, i:i + 8, j:j + 8] += grad_cols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+        return grad_w, grad_b, grad_padded[:, :, 1:-1, 1:-1]
+    return step
+
+
+# ------------------------------------------------------------------ chapters
+
+def chapter_seconds(stone) -> tuple[float, int]:
+    """Wall-clock seconds of ``tito milestone run`` on one chapter, and its exit code."""
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "milestones.cli", "milestone", "run", stone.id],
+                            cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "TINYTORCH_RESULTS_DIR": str(ROOT / "_build" / "bench-results")})
+    return time.perf_counter() - start, result.returncode
+
+
+# ------------------------------------------------------------------ report
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:5.2f}x" if a and b else "   - "
+
+
+def row(name: str, tt: float, th: float | None, npy: float | None, unit: str = "ms") -> None:
+    th_text = f"{th:9.3f}" if th else "        -"
+    np_text = f"{npy:9.3f}" if npy else "        -"
+    print(f"{name:<40} {tt:9.3f} {th_text} {np_text}  {ratio(tt, th)}  {ratio(tt, npy)}   ({unit})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-chapters", action="store_true", help="skip timing the chapters")
+    args = parser.parse_args()
+    print(f"one thread each; numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}")
+    print(f"{'benchmark':<40} {'tinytorch':>9} {'torch':>9} {'numpy':>9}  tt/torch  tt/numpy")
+    for batch in (32, 64):
+        row(f"MLP 64-128-10 train step, batch {batch}", best_ms(tinytorch_mlp_step(batch)),
+            best_ms(torch_mlp_step(batch)) if torch else None, best_ms(numpy_mlp_step(batch)))
+    for c_in, c_out in ((1, 6), (6, 16), (1, 8)):
+        row(f"conv 3x3 {c_in}->{c_out} fwd+bwd, 32x{c_in}x8x8", best_ms(tinytorch_conv_step(c_in, c_out)),
+            best_ms(torch_conv_step(c_in, c_out)) if torch else None, best_ms(numpy_conv_step(c_in, c_out)))
+    runs = {name: tinydigits_run(name) for name in ("tinytorch", "numpy") + (("torch",) if torch else ())}
+    row("TinyDigits MLP, 20 epochs (s)", runs["tinytorch"][0], runs.get("torch", (None,))[0],
+        runs["numpy"][0], unit="s")
+    print("  test accuracy: " + ", ".join(f"{k} {v[1]:.1%}" for k, v in runs.items()))
+    if not args.no_chapters:
+        print("\nchapters (tito milestone run, seconds including interpreter start):")
+        for stone in registry.ALL_MILESTONES:
+            if stone.chapter_path.exists():
+                seconds, code = chapter_seconds(stone)
+                print(f"  {stone.id:<20} {seconds:6.2f} s   exit {code}")
+
+
+if __name__ == "__main__":
+    main()
