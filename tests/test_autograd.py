@@ -191,3 +191,32 @@ def test_float32_graph_stays_float32():
     assert y.dtype == np.float32
     y.backward()
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_no_grad_bare_decorator():
+    w = Tensor([1.0], requires_grad=True)
+
+    @no_grad
+    def evaluate():
+        return w * 2
+
+    assert not evaluate().requires_grad and is_grad_enabled()
+
+
+def test_backward_accepts_torch_style_gradient_keyword():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).backward(gradient=np.ones(2))
+    np.testing.assert_allclose(x.grad, [3.0, 3.0])
+
+
+def test_pow_zero_exponent_has_zero_gradient_even_at_zero():
+    x = Tensor([0.0, 2.0], requires_grad=True)
+    (x ** 0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+def test_grad_mode_is_not_recorded_for_constants_under_no_grad():
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    with no_grad():
+        out = (w @ w).relu().sum()
+    assert out._ctx is None and not out.requires_grad

@@ -242,3 +242,15 @@ def test_repr_like_pytorch():
         ")"
     )
     assert repr(MLP()).startswith("MLP(\n  (fc1): Linear(in_features=4")
+
+
+def test_models_deepcopy_and_pickle():
+    import copy
+    import pickle
+
+    model = Sequential(Linear(3, 2), ReLU())
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone[0].weight.data is not model[0].weight.data
+        np.testing.assert_array_equal(clone[0].weight.data, model[0].weight.data)
+        assert isinstance(clone[0].weight, Parameter) and clone[0].weight.requires_grad
+        assert [n for n, _ in clone.named_parameters()] == ["0.weight", "0.bias"]
