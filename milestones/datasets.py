@@ -195,16 +195,19 @@ def check_labels(labels, count, n_classes, path):
 
 # ---------------------------------------------------------------- MNIST (IDX files)
 
-def two_clusters(n_per_class=100, seed=42, spread=0.8, centre=1.5):
+TWO_CLUSTER_CENTRES = ((0.5, 1.0), (3.0, 3.5))
+
+
+def two_clusters(n_per_class=100, seed=42, spread=0.7, centres=TWO_CLUSTER_CENTRES):
     """Two Gaussian clusters in 2-D (labels 0 and 1), the perceptron's classic task.
 
-    Drawn from NumPy's seeded generator, so every run of a chapter sees the same points.
+    The clusters sit away from the origin, so the separating line needs its bias too. Drawn
+    from NumPy's seeded generator: every run of a chapter sees the same points.
     Returns float32 points (2n, 2) and int64 labels (2n,), shuffled.
     """
     rng = np.random.default_rng(seed)
-    centres = np.array([[-centre, -centre], [centre, centre]])
     points = np.concatenate([rng.normal(c, spread, size=(n_per_class, 2)) for c in centres])
-    labels = np.repeat(np.arange(2), n_per_class)
+    labels = np.repeat(np.arange(len(centres)), n_per_class)
     order = rng.permutation(len(labels))
     return points[order].astype(np.float32), labels[order].astype(np.int64)
 

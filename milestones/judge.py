@@ -178,7 +178,7 @@ def _show(status: str, text: str) -> None:
 
 # ---------------------------------------------------------------- the chapter-facing API
 
-def check(milestone_id: str, key: str, value) -> bool:
+def check(milestone_id: str, key: str, value) -> None:
     """Grade one measured value against its registry threshold; show, record, raise if strict."""
     stone = registry.milestone(milestone_id)
     part, criterion = stone.criterion(key)
@@ -192,10 +192,9 @@ def check(milestone_id: str, key: str, value) -> bool:
         raise CriterionMissed(
             f"{stone.chapter}: milestone {stone.id} ({stone.title}) part {part.number}, criterion "
             f"'{criterion.key}' missed: measured {format_value(value)}, required {criterion.requirement}")
-    return passed
 
 
-def begin(milestone_id: str, part: int = 1, missing_data: str | None = None) -> bool:
+def begin(milestone_id: str, part: int = 1, missing_data: str | None = None) -> None:
     """Start a part: if its modules (or its downloaded data) are missing, say so and skip its cells.
 
     ``missing_data`` is the chapter's how-to-get-it text when a dataset that must be downloaded
@@ -216,14 +215,13 @@ def begin(milestone_id: str, part: int = 1, missing_data: str | None = None) -> 
             f"Milestone {stone.id} part {part} ({section.title}) needs data that is not here yet.\n"
             f"{missing_data}")
     else:
-        return True
+        return
     for criterion in section.criteria:
         _record(stone, section, criterion, status, None)
     _show(status, message)
     if not _in_notebook():
         raise PartLocked(message)
     _start_skipping()
-    return False
 
 
 def summary(milestone_id: str) -> None:

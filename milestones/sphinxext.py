@@ -7,6 +7,7 @@ under STRICT, the build fails naming every missed criterion and every chapter th
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sphinx.util.docutils import SphinxDirective
 from milestones import judge, registry, scoreboard
 
 RESULTS_DOCNAME = "docs/results"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def _table(headers: list[str], body: list[list[str]], classes: tuple[str, ...] = ()) -> nodes.table:
@@ -114,7 +116,8 @@ def _chapter_errors(app: Sphinx) -> list[str]:
     for docname in sorted(metadata):
         data = metadata[docname].get("exec_data")
         if data and not data.get("succeeded", True):
-            last = (data.get("traceback") or data.get("error") or "").strip().splitlines()
+            text = ANSI_ESCAPE.sub("", data.get("traceback") or data.get("error") or "")
+            last = [line for line in text.strip().splitlines() if line.strip()]
             errors.append(f"{docname}.md raised: {last[-1] if last else 'unknown error'}")
     return errors
 

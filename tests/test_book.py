@@ -142,3 +142,13 @@ def test_editing_tinytorch_re_executes_the_chapters_and_no_edit_reuses_the_cache
     tensor_file.write_text(tensor_file.read_text() + "\n# an edit by the reader\n")
     edited = build(book, strict=False)
     assert "Executing notebook" in edited.stdout + edited.stderr
+
+
+def test_strict_build_fails_on_milestone_03_when_the_relu_gradient_is_wrong(tmp_path):
+    book = copy_book(tmp_path, chapters=("03",))
+    break_file(book / "tinytorch/core/functions.py", "return g * (out > 0)", "return g * (out <= 0)")
+    result = build(book, strict=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "milestones/03_1986_mlp.md" in output
+    assert re.search(r"criterion '(xor_accuracy|tinydigits_test_accuracy)' missed", output), output[-3000:]
