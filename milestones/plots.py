@@ -94,4 +94,5 @@ def image_grid(images, captions: list[str], columns: int = 8, title: str = "", s
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    fig.subplots_adjust(hspace=0.45)  # tight_layout leaves captions touching the row above
     return fig
