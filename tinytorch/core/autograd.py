@@ -44,6 +44,11 @@ class _GradMode:
 
     mode = True
 
+    def __new__(cls, func=None):
+        """Allow the bare decorator form ``@no_grad`` as well as ``@no_grad()``."""
+        instance = super().__new__(cls)
+        return instance(func) if callable(func) else instance
+
     def __enter__(self):
         global _grad_enabled
         self._previous = _grad_enabled

@@ -135,7 +135,12 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved_tensors
-        ga = g * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        if not ctx.needs_input_grad[0]:
+            ga = None
+        elif isinstance(b, (int, float)) and b == 0:
+            ga = np.zeros_like(a)  # d/da a**0 = 0, even at a = 0 (0 * inf would give nan)
+        else:
+            ga = g * b * a ** (b - 1)
         gb = g * out * np.log(a) if ctx.needs_input_grad[1] else None
         return ga, gb
 
@@ -416,7 +421,7 @@ class GetItem(Function):
 
     @staticmethod
     def forward(ctx, a, index):
-        ctx.shape, ctx.dtype, ctx.index = a.shape, a.dtype, index
+        ctx.shape, ctx.index = a.shape, index
         return a[index]
 
     @staticmethod

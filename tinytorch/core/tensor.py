@@ -173,12 +173,14 @@ class Tensor:
         return f"Tensor({body}{extras})"
 
     # ------------------------------------------------------------------ autograd
-    def backward(self, gradient=None, retain_graph=False):
+    def backward(self, grad=None, retain_graph=False, *, gradient=None):
         """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
 
-        ``gradient`` is required unless self has exactly one element.
+        ``grad`` (alias ``gradient``, PyTorch's name) is d(loss)/d(self), required unless
+        self has exactly one element. The graph's saved arrays are freed afterwards unless
+        ``retain_graph=True``.
         """
-        autograd.backward(self, gradient, retain_graph=retain_graph)
+        autograd.backward(self, grad if gradient is None else gradient, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
