@@ -221,7 +221,7 @@ def cmd_info(args) -> int:
 
 # ---------------------------------------------------------------- running a chapter
 
-_BEGIN = re.compile(r"\bbegin\(\s*[^,)]+(?:,\s*(?:part\s*=\s*)?(\d+))?\s*\)")
+_BEGIN = re.compile(r"\bbegin\(\s*[^,)]+(?:,\s*(?:part\s*=\s*)?(\d+))?\s*[,)]")
 _MAGIC = re.compile(r"^\s*[%!]")
 
 

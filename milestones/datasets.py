@@ -69,6 +69,7 @@ CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 
 DOWNLOAD_COMMAND = "python -m milestones.datasets download {name}"
+MAKE_COMMAND = "make download-{name}"
 
 
 class DatasetError(Exception):
@@ -229,7 +230,7 @@ def mnist_instructions(root=None):
         f"MNIST is not bundled with the book. Put the four IDX files (gzipped or not) in\n"
         f"  {target}\n"
         f"(or point $TINYTORCH_MNIST_DIR at another folder). To fetch them, run:\n"
-        f"  {DOWNLOAD_COMMAND.format(name='mnist')}\n"
+        f"  {MAKE_COMMAND.format(name='mnist')}   (or: {DOWNLOAD_COMMAND.format(name='mnist')})\n"
         f"or download these files by hand from {MNIST_URLS[0]} (mirror) or {MNIST_URLS[1]} (original):\n"
         f"{names}"
     )
@@ -389,7 +390,7 @@ def cifar10_instructions(root=None):
         f"CIFAR-10 is not bundled with the book. Put the python-version batches folder at\n"
         f"  {target}\n"
         f"(data_batch_1..5, test_batch, batches.meta; or point $TINYTORCH_CIFAR10_DIR at it). To fetch it, run:\n"
-        f"  {DOWNLOAD_COMMAND.format(name='cifar10')}\n"
+        f"  {MAKE_COMMAND.format(name='cifar10')}   (or: {DOWNLOAD_COMMAND.format(name='cifar10')})\n"
         f"or download and extract {CIFAR10_URL} (about 163 MB) by hand."
     )
 

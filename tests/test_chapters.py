@@ -1,0 +1,77 @@
+"""Chapter conventions the harness relies on, checked statically for every written chapter.
+
+- each part starts with a cell holding only ``judge.begin(...)``: when a part is locked, the
+  judge skips the cells after it, so nothing else may share that cell;
+- the setup cells before the first ``begin`` do not import tinytorch (a reader's missing module
+  must lock a part, not crash the chapter);
+- every criterion of every part is checked somewhere in the chapter;
+- the jupytext front matter names the python3 kernel (no kernelspec, no launch buttons).
+"""
+
+from __future__ import annotations
+
+import ast
+
+import jupytext
+import pytest
+
+from milestones import registry
+
+WRITTEN = [stone for stone in registry.ALL_MILESTONES if stone.chapter_path.exists()]
+
+
+def code_cells(stone: registry.Milestone) -> list[str]:
+    notebook = jupytext.read(stone.chapter_path)
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def calls(source: str, name: str) -> list[ast.Call]:
+    """Calls of ``judge.<name>(...)`` in a cell's source."""
+    return [node for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == name and getattr(node.func.value, "id", None) == "judge"]
+
+
+def begin_part(call: ast.Call) -> int:
+    if len(call.args) > 1:
+        return call.args[1].value
+    parts = [kw.value.value for kw in call.keywords if kw.arg == "part"]
+    return parts[0] if parts else 1
+
+
+def test_the_core_milestones_are_written():
+    assert {s.id for s in WRITTEN} >= {"01", "02", "03", "04"}
+
+
+@pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
+def test_front_matter_names_the_python3_kernel(stone):
+    notebook = jupytext.read(stone.chapter_path)
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
+def test_each_part_begins_in_a_cell_of_its_own(stone):
+    begun = []
+    for source in code_cells(stone):
+        found = calls(source, "begin")
+        if found:
+            assert len(ast.parse(source).body) == 1, (
+                f"{stone.chapter}: judge.begin must be alone in its cell, found:\n{source}")
+            assert found[0].args[0].value == stone.id
+            begun.append(begin_part(found[0]))
+    assert begun == [part.number for part in stone.parts]
+
+
+@pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
+def test_setup_cells_do_not_import_tinytorch(stone):
+    for source in code_cells(stone):
+        if calls(source, "begin"):
+            break
+        assert "tinytorch" not in source, f"{stone.chapter}: setup cell imports tinytorch:\n{source}"
+
+
+@pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
+def test_every_criterion_is_checked(stone):
+    checked = {call.args[1].value for source in code_cells(stone) for call in calls(source, "check")}
+    expected = {c.key for part in stone.parts for c in part.criteria}
+    assert expected <= checked, f"{stone.chapter} never checks {sorted(expected - checked)}"
