@@ -237,6 +237,38 @@ def numpy_conv_step(c_in: int, c_out: int, batch: int = 32):
     return step
 
 
+def lenet_run(framework: str, epochs: int = 20, batch: int = 32) -> tuple[float, float]:
+    """Seconds and test accuracy of milestone 04's LeNet training run on TinyDigits."""
+    data = datasets.load_tinydigits()
+    x_train, x_test = data.x_train[:, None], data.x_test[:, None]
+    nn = tinytorch if framework == "tinytorch" else torch.nn
+    (tinytorch if framework == "tinytorch" else torch).manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(6, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(64, 10))
+    start = time.perf_counter()
+    if framework == "tinytorch":
+        optimizer = tinytorch.Adam(model.parameters(), lr=0.01)
+        loss_fn = tinytorch.CrossEntropyLoss()
+        loader = tinytorch.DataLoader(tinytorch.TensorDataset(x_train, data.y_train), batch_size=batch, shuffle=True)
+        wrap, no_grad = tinytorch.Tensor, tinytorch.no_grad
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+            torch.from_numpy(x_train), torch.from_numpy(data.y_train)), batch_size=batch, shuffle=True)
+        wrap, no_grad = torch.from_numpy, torch.no_grad
+    for _ in range(epochs):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            loss_fn(model(xb), yb).backward()
+            optimizer.step()
+    with no_grad():
+        logits = np.asarray(model(wrap(x_test)).data if framework == "tinytorch" else model(wrap(x_test)).numpy())
+    seconds = time.perf_counter() - start
+    return seconds, float((logits.argmax(1) == data.y_test).mean())
+
+
 # ------------------------------------------------------------------ chapters
 
 def chapter_seconds(stone) -> tuple[float, int]:
@@ -276,6 +308,9 @@ def main() -> None:
     row("TinyDigits MLP, 20 epochs (s)", runs["tinytorch"][0], runs.get("torch", (None,))[0],
         runs["numpy"][0], unit="s")
     print("  test accuracy: " + ", ".join(f"{k} {v[1]:.1%}" for k, v in runs.items()))
+    lenet = {name: lenet_run(name) for name in ("tinytorch",) + (("torch",) if torch else ())}
+    row("TinyDigits LeNet, 20 epochs (s)", lenet["tinytorch"][0], lenet.get("torch", (None,))[0], None, unit="s")
+    print("  test accuracy: " + ", ".join(f"{k} {v[1]:.1%}" for k, v in lenet.items()))
     if not args.no_chapters:
         print("\nchapters (tito milestone run, seconds including interpreter start):")
         for stone in registry.ALL_MILESTONES:
