@@ -31,7 +31,7 @@ class BookSettings:
 
 def tinytorch_root() -> Path:
     """The folder holding the ``tinytorch`` package to test: ``$TINYTORCH_SRC`` or this book."""
-    root = Path(os.environ.get("TINYTORCH_SRC", registry.BOOK_ROOT)).expanduser().resolve()
+    root = Path(os.environ.get("TINYTORCH_SRC") or registry.BOOK_ROOT).expanduser().resolve()
     if not (root / "tinytorch" / "__init__.py").exists():
         raise FileNotFoundError(
             f"TINYTORCH_SRC={root} has no tinytorch/__init__.py; point it at the folder that "
@@ -56,6 +56,13 @@ def fingerprint(tinytorch_at: Path, book_root: Path = registry.BOOK_ROOT) -> str
     return digest.hexdigest()[:16]
 
 
+def python_path(tinytorch_at: Path, book_root: Path = registry.BOOK_ROOT) -> str:
+    """``PYTHONPATH`` for chapter processes: the tinytorch under test first, then the harness."""
+    paths = [str(tinytorch_at), str(book_root)]
+    paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(paths))
+
+
 def is_strict() -> bool:
     return os.environ.get("STRICT", "0").lower() not in ("", "0", "false", "no")
 
@@ -69,8 +76,7 @@ def prepare(book_root: Path = registry.BOOK_ROOT) -> BookSettings:
                             build / "results" / print_, is_strict())
     if settings.strict and settings.results_dir.exists():
         shutil.rmtree(settings.results_dir)
-    paths = [str(root), str(book_root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    os.environ["PYTHONPATH"] = python_path(root, book_root)
     os.environ["TINYTORCH_RESULTS_DIR"] = str(settings.results_dir)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ["STRICT"] = "1" if settings.strict else "0"

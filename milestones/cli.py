@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from milestones import judge, registry
+from milestones import book, judge, registry
 from milestones.registry import Milestone, Module, Part
 
 LOCKED_EXIT = 3  # exit status of a chapter script stopped by judge.PartLocked
@@ -63,11 +63,10 @@ def say(text: str = "") -> None:
 
 def tinytorch_root() -> Path:
     """The folder holding the tinytorch under test: ``$TINYTORCH_SRC`` or the book root."""
-    root = Path(os.environ.get("TINYTORCH_SRC") or registry.BOOK_ROOT).expanduser().resolve()
-    if not (root / "tinytorch").is_dir():
-        raise UsageError(f"TINYTORCH_SRC={root} has no tinytorch/ folder; point it at the "
-                         "folder that contains your tinytorch package")
-    return root
+    try:
+        return book.tinytorch_root()
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def results_dir() -> Path:
@@ -78,9 +77,7 @@ def results_dir() -> Path:
 def child_env() -> dict[str, str]:
     """Environment of every child process: the tinytorch under test first on PYTHONPATH."""
     env = dict(os.environ)
-    paths = [str(tinytorch_root()), str(registry.BOOK_ROOT)]
-    paths += [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env["PYTHONPATH"] = book.python_path(tinytorch_root())
     env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", TINYTORCH_RESULTS_DIR=str(results_dir()))
     return env
 
