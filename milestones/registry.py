@@ -247,7 +247,7 @@ MILESTONES: tuple[Milestone, ...] = (
 EXTRAS: tuple[Milestone, ...] = (
     Milestone(
         "perceptron-trained", "perceptron-trained", "Rosenblatt trained", 1958,
-        "milestones/extras/rosenblatt_trained.md",
+        "milestones/extras/1958_rosenblatt_trained.md",
         "Rosenblatt's own error-correction rule, no gradients, on the two clusters.",
         parts=(Part(1, "Error-correction learning", _range(1, 3), (
             Criterion("rosenblatt_accuracy", "accuracy after the perceptron learning rule", ">=", 0.95),
@@ -256,7 +256,7 @@ EXTRAS: tuple[Milestone, ...] = (
     ),
     Milestone(
         "xor-crisis", "xor-crisis", "XOR crisis, explored", 1969,
-        "milestones/extras/xor_crisis.md",
+        "milestones/extras/1969_xor_crisis.md",
         "The XOR wall across seeds and learning rates.",
         parts=(Part(1, "Seeds and learning rates", _range(1, 8), (
             Criterion("best_single_layer_accuracy", "best single-layer XOR accuracy over every run", "<=", 0.75),
@@ -264,7 +264,7 @@ EXTRAS: tuple[Milestone, ...] = (
         extra=True,
     ),
     Milestone(
-        "mnist-mlp", "mnist-mlp", "MLP on full MNIST", 1986, "milestones/extras/mnist_mlp.md",
+        "mnist-mlp", "mnist-mlp", "MLP on full MNIST", 1986, "milestones/extras/1986_mnist_mlp.md",
         "Rumelhart's MLP on the real 60,000-image MNIST (downloaded data).",
         parts=(Part(1, "MNIST", _range(1, 8), (
             Criterion("mnist_test_accuracy", "MNIST test accuracy", ">=", 0.95),
@@ -272,7 +272,7 @@ EXTRAS: tuple[Milestone, ...] = (
         extra=True,
     ),
     Milestone(
-        "cifar10-lenet", "cifar10-lenet", "LeNet on CIFAR-10", 1998, "milestones/extras/cifar10_lenet.md",
+        "cifar10-lenet", "cifar10-lenet", "LeNet on CIFAR-10", 1998, "milestones/extras/1998_cifar10_lenet.md",
         "LeNet meets colour photographs (downloaded data); reports what a bounded budget reaches.",
         parts=(Part(1, "CIFAR-10", _range(1, 9), ()),),
         extra=True,

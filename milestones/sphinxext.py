@@ -21,7 +21,8 @@ RESULTS_DOCNAME = "docs/results"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _table(headers: list[str], body: list[list[str]], classes: tuple[str, ...] = ()) -> nodes.table:
+def _table(headers: list[str], body: list[list[str]], classes: tuple[str, ...] = (),
+           status_column: int | None = None) -> nodes.table:
     """A docutils table from plain strings."""
     table = nodes.table(classes=list(classes))
     group = nodes.tgroup(cols=len(headers))
@@ -33,14 +34,16 @@ def _table(headers: list[str], body: list[list[str]], classes: tuple[str, ...] =
     tbody = nodes.tbody()
     group += tbody
     for cells in body:
-        tbody += _row(cells)
+        tbody += _row(cells, status_column)
     return table
 
 
-def _row(cells: list[str]) -> nodes.row:
+def _row(cells: list[str], status_column: int | None = None) -> nodes.row:
+    """A table row; the status cell (if any) gets a class so the page can colour it."""
     row = nodes.row()
-    for text in cells:
-        entry = nodes.entry()
+    for column, text in enumerate(cells):
+        classes = [f"tinytorch-status-{text.replace(' ', '-')}"] if column == status_column else []
+        entry = nodes.entry(classes=classes)
         entry += nodes.paragraph(text=text)
         row += entry
     return row
@@ -101,7 +104,8 @@ def _fill_scoreboard(app: Sphinx, doctree: nodes.document, docname: str) -> None
         body = [[f"{r.milestone} {r.title}", str(r.part), r.criterion, r.value, r.requirement,
                  r.status] for r in scoreboard.rows()]
         placeholder.replace_self(_table(["milestone", "part", "criterion", "value", "required",
-                                         "status"], body, classes=("tinytorch-scoreboard",)))
+                                         "status"], body, classes=("tinytorch-scoreboard",),
+                                        status_column=5))
 
 
 def _always_reread_results(app, env, added, changed, removed) -> list[str]:
