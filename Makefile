@@ -41,6 +41,7 @@ download-cifar10: $(BOOK_STAMP)
 venv: $(BOOK_STAMP)
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "TinyTorch needs Python 3.11 or newer; found " + sys.version.split()[0] + ". Run: make PYTHON=/path/to/python3.11")'
 	$(PYTHON) -m venv $(VENV)
 
 $(BOOK_STAMP): requirements.txt pyproject.toml | $(BIN)/python
