@@ -20,6 +20,9 @@ from milestones import book, registry
 ROOT = registry.BOOK_ROOT
 SPHINX_BUILD = Path(sys.executable).with_name("sphinx-build")
 COPIED = ("conf.py", "docs", "milestones", "tinytorch", "data")
+DOWNLOADED = ("mnist", "cifar-10-batches-py")  # a reader's downloads stay out: the copy builds what CI builds
+HOST_SETTINGS = ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC", "TINYTORCH_DATA_DIR", "TINYTORCH_MNIST_DIR",
+                 "TINYTORCH_CIFAR10_DIR")
 
 
 def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
@@ -28,7 +31,7 @@ def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns(
-                "__pycache__", "*.ipynb", ".ipynb_checkpoints"))
+                "__pycache__", "*.ipynb", ".ipynb_checkpoints", *DOWNLOADED))
         else:
             shutil.copy2(source, target / name)
     if chapters is not None:
@@ -41,7 +44,7 @@ def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
 
 def build(book: Path, strict: bool) -> subprocess.CompletedProcess:
     """Run sphinx-build on a book copy the way `make html` / `make strict` do."""
-    env = {k: v for k, v in os.environ.items() if k not in ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC")}
+    env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS}
     env["STRICT"] = "1" if strict else "0"
     env["PYTHONPATH"] = ""
     command = [str(SPHINX_BUILD), "-b", "html", *(["-E"] if strict else []), str(book),
