@@ -15,6 +15,7 @@ sys.path.insert(0, str(BOOK_ROOT))
 from milestones import book  # noqa: E402
 
 SETTINGS = book.prepare(BOOK_ROOT)
+sys.path.insert(0, str(SETTINGS.tinytorch_root))  # the API page documents the tinytorch under test
 REPOSITORY_URL = book.REPOSITORY_URL
 book.write_notebooks(BOOK_ROOT)
 
@@ -23,7 +24,7 @@ author = "The TinyTorch authors"
 copyright = "2026, " + author
 root_doc = "docs/index"
 
-extensions = ["myst_nb", "milestones.sphinxext"]
+extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "milestones.sphinxext"]
 tinytorch_fingerprint = SETTINGS.fingerprint
 
 exclude_patterns = [
@@ -32,6 +33,8 @@ exclude_patterns = [
 ]
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist"]
 myst_heading_anchors = 3
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
 
 # Execution: every chapter runs in a fresh python3 kernel.
 nb_execution_mode = "force" if SETTINGS.strict else "cache"

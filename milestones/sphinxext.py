@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 from docutils import nodes
+from docutils.statemachine import StringList
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
 
 from milestones import judge, registry, scoreboard
 
@@ -85,6 +87,26 @@ class ModuleMap(SphinxDirective):
             body.append([f"{mod.number:02d}", mod.title, mod.import_path,
                          ", ".join(mod.names) or "(kernels)", ", ".join(users)])
         return [_table(["module", "name", "import path", "key names", "used by milestones"], body)]
+
+
+class ApiReference(SphinxDirective):
+    """One section per module the tinytorch under test provides, documented by autodoc.
+
+    The generated lines are MyST Markdown (the directive is used in a MyST page); autodoc's
+    own output is reStructuredText, hence the ``eval-rst`` block around each module.
+    """
+
+    def run(self):
+        lines = []
+        for mod in registry.MODULES:
+            if not registry.module_provided(mod.number) or not mod.names:
+                continue
+            lines += [f"## {mod.number:02d} {mod.title}", "", "```{eval-rst}",
+                      f".. automodule:: {mod.import_path}", f"   :members: {', '.join(mod.names)}",
+                      "   :no-index:", "```", ""]
+        section = nodes.section()
+        nested_parse_with_titles(self.state, StringList(lines, source="api-reference"), section)
+        return section.children
 
 
 class ScoreboardPlaceholder(nodes.General, nodes.Element):
@@ -159,6 +181,7 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("milestone-table", MilestoneTable)
     app.add_directive("module-map", ModuleMap)
     app.add_directive("scoreboard", Scoreboard)
+    app.add_directive("api-reference", ApiReference)
     app.add_node(ScoreboardPlaceholder)
     app.connect("env-get-outdated", _always_reread_results)
     app.connect("doctree-resolved", _fill_scoreboard)

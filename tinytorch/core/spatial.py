@@ -268,7 +268,7 @@ class Conv2d(Module):
 
     Attributes:
         weight: Parameter (C_out, C_in, kh, kw), initialised U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-            with fan_in = C_in*kh*kw (PyTorch's kaiming_uniform_ with a=sqrt(5)).
+            with fan_in = C_in*kh*kw (PyTorch's ``kaiming_uniform_`` with a=sqrt(5)).
         bias: Parameter (C_out,), same distribution, or None.
 
     Examples:
