@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from pathlib import Path
 
 from docutils import nodes
@@ -148,12 +149,30 @@ def _chapter_errors(app: Sphinx) -> list[str]:
     return errors
 
 
+def _run_times(app: Sphinx) -> str:
+    """How long each chapter executed in this build (cached chapters are not listed)."""
+    metadata = getattr(app.env, "nb_metadata", {})
+    times = [(docname, data["exec_data"]) for docname, data in sorted(metadata.items())
+             if data.get("exec_data") and data["exec_data"].get("runtime")
+             and data["exec_data"]["mtime"] >= app.env.nb_build_started]
+    if not times:
+        return "No chapter executed in this build (all outputs came from the cache)."
+    listed = ", ".join(f"{Path(doc).name} {data['runtime']:.1f} s" for doc, data in times)
+    return f"Chapters executed in this build ({sum(d['runtime'] for _, d in times):.1f} s): {listed}"
+
+
+def _note_build_start(app: Sphinx) -> None:
+    """Remember when this build began, to tell this build's executions from cached ones."""
+    app.env.nb_build_started = time.time()
+
+
 def _verdict(app: Sphinx, exception) -> None:
     """Print the scoreboard; under STRICT fail the build naming chapter, criterion, value, threshold."""
     if exception is not None or app.builder.format != "html":
         return
     table = scoreboard.rows()
     print("\n" + scoreboard.render_text(table, colour=sys.stdout.isatty()), flush=True)
+    print(_run_times(app), flush=True)
     _write_root_redirect(Path(app.outdir), app.config.root_doc)
     if not judge.strict():
         return
@@ -185,5 +204,6 @@ def setup(app: Sphinx) -> dict:
     app.add_node(ScoreboardPlaceholder)
     app.connect("env-get-outdated", _always_reread_results)
     app.connect("doctree-resolved", _fill_scoreboard)
+    app.connect("builder-inited", _note_build_start)
     app.connect("build-finished", _verdict)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -92,6 +92,9 @@ def test_landing_page_and_module_map_come_from_the_registry(strict_book):
     module_map = (book / "_build/html/docs/module-map.html").read_text()
     for mod in registry.MODULES:
         assert mod.import_path in module_map
+    api = (book / "_build/html/docs/api.html").read_text()
+    assert "tinytorch.core.tensor.Tensor" in api and "tinytorch.core.spatial.Conv2d" in api
+    assert ".. automodule::" not in api, "autodoc output was rendered as text"
 
 
 def test_colab_notebook_is_written_beside_each_chapter(strict_book):
