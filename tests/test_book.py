@@ -93,7 +93,9 @@ def test_landing_page_and_module_map_come_from_the_registry(strict_book):
     for mod in registry.MODULES:
         assert mod.import_path in module_map
     api = (book / "_build/html/docs/api.html").read_text()
-    assert "tinytorch.core.tensor.Tensor" in api and "tinytorch.core.spatial.Conv2d" in api
+    for module_path, name in (("tinytorch.core.tensor", "Tensor"), ("tinytorch.core.spatial", "Conv2d")):
+        assert re.search(rf'{re.escape(module_path)}\.</span></span><span class="sig-name descname">'
+                         rf'<span class="pre">{name}<', api), f"{module_path}.{name} is not documented"
     assert ".. automodule::" not in api, "autodoc output was rendered as text"
 
 
