@@ -42,9 +42,9 @@ def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
     return target
 
 
-def build(book: Path, strict: bool) -> subprocess.CompletedProcess:
+def build(book: Path, strict: bool, **settings: str) -> subprocess.CompletedProcess:
     """Run sphinx-build on a book copy the way `make html` / `make strict` do."""
-    env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS}
+    env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS} | settings
     env["STRICT"] = "1" if strict else "0"
     env["PYTHONPATH"] = ""
     command = [str(SPHINX_BUILD), "-b", "html", *(["-E"] if strict else []), str(book),
@@ -178,3 +178,18 @@ def test_a_part_whose_modules_are_missing_is_locked_and_does_not_fail_the_strict
     assert re.search(r"01 Perceptron\s+2\s+train_accuracy\s+-\s+>= 0.95\s+locked", board), board
     page = (book / "_build/html/milestones/01_1957_perceptron.html").read_text()
     assert "tinytorch-locked" in page and "06 optimizers" in page
+
+
+def test_the_mnist_extra_trains_when_its_data_is_there(tmp_path):
+    """With real-format IDX files present the extra trains and is graded instead of showing how to download."""
+    from test_datasets import write_mnist
+
+    write_mnist(tmp_path / "mnist", n_train=256, n_test=64)  # random pixels: graded, not expected to pass
+    (tmp_path / "book").mkdir()
+    book = copy_book(tmp_path / "book", chapters=("mnist-mlp",))
+    result = build(book, strict=False, TINYTORCH_MNIST_DIR=str(tmp_path / "mnist"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    board = result.stdout.split("Scoreboard")[-1]
+    assert re.search(r"mnist-mlp.*mnist_test_accuracy\s+[\d.]+\s+>= 0.95\s+(met|missed)", board), board
+    page = (book / "_build/html/milestones/extras/1986_mnist_mlp.html").read_text()
+    assert "tinytorch-no-data" not in page and page.count("<img") >= 2
