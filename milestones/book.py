@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from milestones import registry
+from milestones import judge, registry
 
 HASHED_SUFFIXES = (".py", ".npz", ".npy", ".json", ".gz", ".txt", ".csv")
 
@@ -63,17 +63,13 @@ def python_path(tinytorch_at: Path, book_root: Path = registry.BOOK_ROOT) -> str
     return os.pathsep.join(dict.fromkeys(paths))
 
 
-def is_strict() -> bool:
-    return os.environ.get("STRICT", "0").lower() not in ("", "0", "false", "no")
-
-
 def prepare(book_root: Path = registry.BOOK_ROOT) -> BookSettings:
     """Export the kernels' environment and choose the cache and results folders for this build."""
     root = tinytorch_root()
-    print_ = fingerprint(root, book_root)
+    stamp = fingerprint(root, book_root)
     build = book_root / "_build"
-    settings = BookSettings(root, print_, build / ".jupyter_cache" / print_,
-                            build / "results" / print_, is_strict())
+    settings = BookSettings(root, stamp, build / ".jupyter_cache" / stamp,
+                            build / "results" / stamp, judge.strict())
     if settings.strict and settings.results_dir.exists():
         shutil.rmtree(settings.results_dir)
     os.environ["PYTHONPATH"] = python_path(root, book_root)

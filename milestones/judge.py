@@ -115,7 +115,7 @@ def _save_records(stone: Milestone, records: dict[str, dict]) -> None:
     tmp.replace(path)
 
 
-def _record(stone: Milestone, part: Part, criterion: Criterion, status: str, value) -> dict:
+def _record(stone: Milestone, part: Part, criterion: Criterion, status: str, value) -> None:
     entry = {
         "milestone": stone.id, "part": part.number, "criterion": criterion.key,
         "description": criterion.description, "requirement": criterion.requirement,
@@ -124,7 +124,6 @@ def _record(stone: Milestone, part: Part, criterion: Criterion, status: str, val
     records = load_records(stone)
     records[criterion.key] = entry
     _save_records(stone, records)
-    return entry
 
 
 def forget(stone: Milestone, parts: tuple[int, ...]) -> None:
