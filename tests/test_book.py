@@ -117,9 +117,16 @@ def test_committed_notebook_twins_match_their_chapters():
                 f"{twin.name} is stale: run make html and commit it")
 
 
-def test_strict_build_fails_naming_chapter_and_criterion_when_linear_ignores_its_bias(tmp_path):
+def chapter_01_with_a_linear_that_ignores_its_bias(tmp_path: Path) -> Path:
+    """A copy of the book with chapter 01 only and a deliberately broken ``Linear``."""
     book = copy_book(tmp_path, chapters=("01",))
-    break_file(book / "tinytorch/core/layers.py", "F.Linear.apply(x, self.weight, self.bias)", "F.Linear.apply(x, self.weight, None)")
+    break_file(book / "tinytorch/core/layers.py", "F.Linear.apply(x, self.weight, self.bias)",
+               "F.Linear.apply(x, self.weight, None)")
+    return book
+
+
+def test_strict_build_fails_naming_chapter_and_criterion_when_linear_ignores_its_bias(tmp_path):
+    book = chapter_01_with_a_linear_that_ignores_its_bias(tmp_path)
     result = build(book, strict=True)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -128,8 +135,7 @@ def test_strict_build_fails_naming_chapter_and_criterion_when_linear_ignores_its
 
 
 def test_non_strict_build_with_a_missed_criterion_still_finishes(tmp_path):
-    book = copy_book(tmp_path, chapters=("01",))
-    break_file(book / "tinytorch/core/layers.py", "F.Linear.apply(x, self.weight, self.bias)", "F.Linear.apply(x, self.weight, None)")
+    book = chapter_01_with_a_linear_that_ignores_its_bias(tmp_path)
     result = build(book, strict=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "missed" in result.stdout.split("Scoreboard")[-1]
