@@ -18,7 +18,9 @@ if any(os.environ.get(k) != v for k, v in ONE_THREAD.items()):
 import argparse  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -33,6 +35,26 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # optional: the benchmark still compares with NumPy
     torch = None
+
+
+@dataclass(frozen=True)
+class Framework:
+    """The names a benchmark needs, from tinytorch or from PyTorch, so one code path times both."""
+
+    nn: object  # Sequential, Linear, ReLU, Conv2d, MaxPool2d, Flatten, CrossEntropyLoss
+    optim: object  # Adam
+    data: object  # DataLoader, TensorDataset
+    wrap: Callable  # NumPy array -> tensor
+    seed: Callable
+    no_grad: Callable
+    logits: Callable  # model output -> NumPy array
+
+
+FRAMEWORKS = {"tinytorch": Framework(tinytorch, tinytorch, tinytorch, tinytorch.Tensor, tinytorch.manual_seed,
+                                     tinytorch.no_grad, lambda out: out.data)}
+if torch is not None:
+    FRAMEWORKS["torch"] = Framework(torch.nn, torch.optim, torch.utils.data, torch.from_numpy, torch.manual_seed,
+                                    torch.no_grad, lambda out: out.numpy())
 
 
 def best_ms(step, repeat: int = 7, number: int = 20) -> float:
@@ -57,36 +79,30 @@ def mlp_batch(batch: int, seed: int = 0):
     return x, y
 
 
-def tinytorch_mlp_step(batch: int):
-    tinytorch.manual_seed(0)
-    model = tinytorch.Sequential(tinytorch.Linear(64, 128), tinytorch.ReLU(), tinytorch.Linear(128, 10))
-    optimizer = tinytorch.Adam(model.parameters(), lr=1e-3)
-    loss_fn = tinytorch.CrossEntropyLoss()
-    x, y = mlp_batch(batch)
-    xt, yt = tinytorch.Tensor(x), tinytorch.Tensor(y)
+def mlp_model(fw: Framework):
+    """Milestone 03's MLP, 64-128-10 with a ReLU, seeded."""
+    fw.seed(0)
+    return fw.nn.Sequential(fw.nn.Linear(64, 128), fw.nn.ReLU(), fw.nn.Linear(128, 10))
 
-    def step():
+
+def train_step(fw: Framework, model, lr: float):
+    """One Adam training step on a batch, in the framework's own API."""
+    optimizer = fw.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = fw.nn.CrossEntropyLoss()
+
+    def step(xb, yb):
         optimizer.zero_grad()
-        loss = loss_fn(model(xt), yt)
+        loss = loss_fn(model(xb), yb)
         loss.backward()
         optimizer.step()
     return step
 
 
-def torch_mlp_step(batch: int):
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
+def mlp_step(fw: Framework, batch: int):
     x, y = mlp_batch(batch)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step():
-        optimizer.zero_grad()
-        loss = loss_fn(model(xt), yt)
-        loss.backward()
-        optimizer.step()
-    return step
+    xt, yt = fw.wrap(x), fw.wrap(y)
+    step = train_step(fw, mlp_model(fw), lr=1e-3)
+    return lambda: step(xt, yt)
 
 
 class NumpyMLP:
@@ -143,39 +159,24 @@ def numpy_mlp_step(batch: int):
 
 # ------------------------------------------------------------------ full TinyDigits training run
 
+def fit_and_score(fw: Framework, model, x_train, y_train, x_test, lr, epochs, batch) -> np.ndarray:
+    """Train with shuffled mini-batches, then return the test logits as a NumPy array."""
+    step = train_step(fw, model, lr)
+    loader = fw.data.DataLoader(fw.data.TensorDataset(fw.wrap(x_train), fw.wrap(y_train)),
+                                batch_size=batch, shuffle=True)
+    for _ in range(epochs):
+        for xb, yb in loader:
+            step(xb, yb)
+    with fw.no_grad():
+        return np.asarray(fw.logits(model(fw.wrap(x_test))))
+
+
 def tinydigits_run(framework: str, epochs: int = 20, batch: int = 32) -> tuple[float, float]:
     """Seconds and test accuracy of a whole MLP training run on TinyDigits."""
     data = datasets.load_tinydigits()
     x_train, x_test = data.x_train.reshape(-1, 64), data.x_test.reshape(-1, 64)
     start = time.perf_counter()
-    if framework == "tinytorch":
-        tinytorch.manual_seed(0)
-        model = tinytorch.Sequential(tinytorch.Linear(64, 128), tinytorch.ReLU(), tinytorch.Linear(128, 10))
-        optimizer = tinytorch.Adam(model.parameters(), lr=1e-3)
-        loss_fn = tinytorch.CrossEntropyLoss()
-        loader = tinytorch.DataLoader(tinytorch.TensorDataset(x_train, data.y_train), batch_size=batch, shuffle=True)
-        for _ in range(epochs):
-            for xb, yb in loader:
-                optimizer.zero_grad()
-                loss_fn(model(xb), yb).backward()
-                optimizer.step()
-        with tinytorch.no_grad():
-            logits = model(tinytorch.Tensor(x_test)).data
-    elif framework == "torch":
-        torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
-            torch.from_numpy(x_train), torch.from_numpy(data.y_train)), batch_size=batch, shuffle=True)
-        for _ in range(epochs):
-            for xb, yb in loader:
-                optimizer.zero_grad()
-                loss_fn(model(xb), yb).backward()
-                optimizer.step()
-        with torch.no_grad():
-            logits = model(torch.from_numpy(x_test)).numpy()
-    else:
+    if framework == "numpy":
         model = NumpyMLP()
         rng = np.random.default_rng(0)
         for _ in range(epochs):
@@ -184,6 +185,9 @@ def tinydigits_run(framework: str, epochs: int = 20, batch: int = 32) -> tuple[f
                 chosen = order[start_at:start_at + batch]
                 model.step(x_train[chosen], data.y_train[chosen])
         logits = model.logits(x_test)
+    else:
+        fw = FRAMEWORKS[framework]
+        logits = fit_and_score(fw, mlp_model(fw), x_train, data.y_train, x_test, 1e-3, epochs, batch)
     seconds = time.perf_counter() - start
     return seconds, float((logits.argmax(1) == data.y_test).mean())
 
@@ -194,21 +198,12 @@ def conv_input(batch: int, channels: int, size: int = 8, seed: int = 0):
     return np.random.default_rng(seed).random((batch, channels, size, size), dtype=np.float32)
 
 
-def tinytorch_conv_step(c_in: int, c_out: int, batch: int = 32):
-    tinytorch.manual_seed(0)
-    conv = tinytorch.Conv2d(c_in, c_out, 3, padding=1)
-    x = tinytorch.Tensor(conv_input(batch, c_in), requires_grad=True)
-
-    def step():
-        x.grad = None
-        conv.zero_grad()
-        conv(x).sum().backward()
-    return step
-
-
-def torch_conv_step(c_in: int, c_out: int, batch: int = 32):
-    conv = torch.nn.Conv2d(c_in, c_out, 3, padding=1)
-    x = torch.from_numpy(conv_input(batch, c_in)).requires_grad_()
+def conv_step(fw: Framework, c_in: int, c_out: int, batch: int = 32):
+    """Forward and backward (input, weight, bias) of one 3x3 convolution with padding 1."""
+    fw.seed(0)
+    conv = fw.nn.Conv2d(c_in, c_out, 3, padding=1)
+    x = fw.wrap(conv_input(batch, c_in))
+    x.requires_grad_()
 
     def step():
         x.grad = None
@@ -244,31 +239,14 @@ def numpy_conv_step(c_in: int, c_out: int, batch: int = 32):
 def lenet_run(framework: str, epochs: int = 20, batch: int = 32) -> tuple[float, float]:
     """Seconds and test accuracy of milestone 04's LeNet training run on TinyDigits."""
     data = datasets.load_tinydigits()
-    x_train, x_test = data.x_train[:, None], data.x_test[:, None]
-    nn = tinytorch if framework == "tinytorch" else torch.nn
-    (tinytorch if framework == "tinytorch" else torch).manual_seed(0)
+    fw = FRAMEWORKS[framework]
+    fw.seed(0)
+    nn = fw.nn
     model = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(6, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(64, 10))
     start = time.perf_counter()
-    if framework == "tinytorch":
-        optimizer = tinytorch.Adam(model.parameters(), lr=0.01)
-        loss_fn = tinytorch.CrossEntropyLoss()
-        loader = tinytorch.DataLoader(tinytorch.TensorDataset(x_train, data.y_train), batch_size=batch, shuffle=True)
-        wrap, no_grad = tinytorch.Tensor, tinytorch.no_grad
-    else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-        loss_fn = torch.nn.CrossEntropyLoss()
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
-            torch.from_numpy(x_train), torch.from_numpy(data.y_train)), batch_size=batch, shuffle=True)
-        wrap, no_grad = torch.from_numpy, torch.no_grad
-    for _ in range(epochs):
-        for xb, yb in loader:
-            optimizer.zero_grad()
-            loss_fn(model(xb), yb).backward()
-            optimizer.step()
-    with no_grad():
-        logits = np.asarray(model(wrap(x_test)).data if framework == "tinytorch" else model(wrap(x_test)).numpy())
+    logits = fit_and_score(fw, model, data.x_train[:, None], data.y_train, data.x_test[:, None], 0.01, epochs, batch)
     seconds = time.perf_counter() - start
     return seconds, float((logits.argmax(1) == data.y_test).mean())
 
@@ -303,11 +281,12 @@ def main() -> None:
     print(f"one thread each; numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}")
     print(f"{'benchmark':<40} {'tinytorch':>9} {'torch':>9} {'numpy':>9}  tt/torch  tt/numpy")
     for batch in (32, 64):
-        row(f"MLP 64-128-10 train step, batch {batch}", best_ms(tinytorch_mlp_step(batch)),
-            best_ms(torch_mlp_step(batch)) if torch else None, best_ms(numpy_mlp_step(batch)))
+        row(f"MLP 64-128-10 train step, batch {batch}", best_ms(mlp_step(FRAMEWORKS["tinytorch"], batch)),
+            best_ms(mlp_step(FRAMEWORKS["torch"], batch)) if torch else None, best_ms(numpy_mlp_step(batch)))
     for c_in, c_out in ((1, 6), (6, 16), (1, 8)):
-        row(f"conv 3x3 {c_in}->{c_out} fwd+bwd, 32x{c_in}x8x8", best_ms(tinytorch_conv_step(c_in, c_out)),
-            best_ms(torch_conv_step(c_in, c_out)) if torch else None, best_ms(numpy_conv_step(c_in, c_out)))
+        row(f"conv 3x3 {c_in}->{c_out} fwd+bwd, 32x{c_in}x8x8", best_ms(conv_step(FRAMEWORKS["tinytorch"], c_in, c_out)),
+            best_ms(conv_step(FRAMEWORKS["torch"], c_in, c_out)) if torch else None,
+            best_ms(numpy_conv_step(c_in, c_out)))
     runs = {name: tinydigits_run(name) for name in ("tinytorch", "numpy") + (("torch",) if torch else ())}
     row("TinyDigits MLP, 20 epochs (s)", runs["tinytorch"][0], runs.get("torch", (None,))[0],
         runs["numpy"][0], unit="s")
