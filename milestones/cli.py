@@ -17,11 +17,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from milestones import book, judge, registry
+from milestones import book, judge, registry, scoreboard
 from milestones.registry import Milestone, Module, Part
 
 LOCKED_EXIT = 3  # exit status of a chapter script stopped by judge.PartLocked
-NOT_RUN = "not run"
+NOT_RUN = scoreboard.NOT_RUN
 # -P keeps the working folder off sys.path, so the book's tinytorch cannot shadow TINYTORCH_SRC.
 PYTHON = [sys.executable, "-P"] if sys.version_info >= (3, 11) else [sys.executable]
 
@@ -44,8 +44,7 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-_PAINT = {judge.MET: "32", "passed": "32", "ready": "36", judge.MISSED: "31", NOT_RUN: "31",
-          judge.LOCKED: "90", judge.NO_DATA: "33", "not written": "90", "error": "31"}
+_PAINT = {**scoreboard.ANSI_COLOURS, "passed": "32", "ready": "36", "error": "31"}
 
 
 def paint(text: str, status: str) -> str:

@@ -194,7 +194,7 @@ def check_labels(labels, count, n_classes, path):
     return labels.astype(np.int64)
 
 
-# ---------------------------------------------------------------- MNIST (IDX files)
+# ---------------------------------------------------------------- toy problems (generated)
 
 TWO_CLUSTER_CENTRES = ((0.5, 1.0), (3.0, 3.5))
 
@@ -221,6 +221,8 @@ def xor():
     """The four XOR points and their labels: the problem one linear unit cannot solve."""
     return XOR_POINTS.copy(), XOR_LABELS.copy()
 
+
+# ---------------------------------------------------------------- MNIST (IDX files)
 
 def mnist_instructions(root=None):
     """How to get MNIST: the folder it is read from, the download command and the URLs."""

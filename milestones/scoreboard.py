@@ -12,6 +12,8 @@ from milestones import judge, registry
 from milestones.registry import Milestone
 
 NOT_RUN, NOT_WRITTEN = "not run", "not written"
+ANSI_COLOURS = {judge.MET: "32", judge.MISSED: "31", NOT_RUN: "31", judge.LOCKED: "90",
+                judge.NO_DATA: "33", NOT_WRITTEN: "90"}  # every status a criterion can have
 
 
 @dataclass(frozen=True)
@@ -54,18 +56,16 @@ def failures(table: list[Row]) -> list[Row]:
 
 def render_text(table: list[Row], colour: bool = False) -> str:
     """The scoreboard as a fixed-width terminal table (ANSI colours optional)."""
-    paint = {judge.MET: "32", judge.MISSED: "31", NOT_RUN: "31", judge.LOCKED: "90",
-             judge.NO_DATA: "33", NOT_WRITTEN: "90"}
     header = f"{'milestone':<24} {'part':>4}  {'criterion':<28} {'value':>10}  {'required':<10} status"
     lines = ["Scoreboard", header, "-" * len(header)]
     for row in table:
         name = f"{row.milestone} {row.title}"[:24]
         status = row.status
         if colour:
-            status = f"\033[{paint[row.status]}m{status}\033[0m"
+            status = f"\033[{ANSI_COLOURS[row.status]}m{status}\033[0m"
         lines.append(f"{name:<24} {row.part:>4}  {row.criterion:<28} {row.value:>10}  "
                      f"{row.requirement:<10} {status}")
-    counts = {s: sum(r.status == s for r in table) for s in paint}
+    counts = {s: sum(r.status == s for r in table) for s in ANSI_COLOURS}
     lines.append("-" * len(header))
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return "\n".join(lines)

@@ -146,7 +146,7 @@ def _chapter_errors(app: Sphinx) -> list[str]:
             text = ANSI_ESCAPE.sub("", data.get("traceback") or data.get("error") or "")
             last = [line for line in text.strip().splitlines() if line.strip()]
             error = last[-1] if last else "unknown error"
-            if not error.startswith("CriterionMissed"):  # the scoreboard rows already name those
+            if not error.startswith(judge.CriterionMissed.__name__):  # scoreboard rows name those
                 errors.append(f"{docname}.md raised: {error}")
     return errors
 
