@@ -237,3 +237,29 @@ def test_matmul_error_names_op_and_shapes():
 def test_reshape_error_names_shapes():
     with pytest.raises(ValueError, match=r"reshape: cannot reshape shape \(2, 3\) into \(4,\)"):
         Tensor(np.zeros((2, 3))).reshape(4)
+
+
+# ----------------------------------------------------------------------------- where, cat, stack, masked_fill
+
+
+def test_where_cat_stack_and_masked_fill_match_numpy_and_route_gradients():
+    from tinytorch.core.tensor import cat, stack, where
+
+    a = Tensor(randn(2, 3), requires_grad=True)
+    mask = np.array([[True, False, False], [False, False, True]])
+    filled = a.masked_fill(mask, -5.0)
+    np.testing.assert_array_equal(filled.data, np.where(mask, np.float32(-5.0), a.data))
+    assert filled.dtype == np.float32
+    np.testing.assert_array_equal(cat([a, a], dim=1).data, np.concatenate([a.data, a.data], axis=1))
+    np.testing.assert_array_equal(stack([a, a], dim=0).data, np.stack([a.data, a.data]))
+    (filled.sum() + cat([a, a], dim=0).sum() + stack([a, a], dim=2).sum() + where(mask, a, 0.0).sum()).backward()
+    np.testing.assert_array_equal(a.grad, np.where(mask, 0.0, 1.0) + 2.0 + 2.0 + mask)
+
+
+def test_cat_and_stack_of_nothing_are_clear_errors():
+    from tinytorch.core.tensor import cat, stack
+
+    with pytest.raises(ValueError, match="cat: expected a non-empty"):
+        cat([])
+    with pytest.raises(ValueError, match="stack: expected a non-empty"):
+        stack([])

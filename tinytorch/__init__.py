@@ -5,7 +5,7 @@
 """
 
 from tinytorch.core.random import manual_seed, rng
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, cat, stack, where
 from tinytorch.core.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.layers import Dropout, Flatten, Linear, Module, ModuleList, Parameter, Sequential
@@ -13,7 +13,7 @@ from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSEL
 
 __all__ = [
     "manual_seed", "rng",
-    "Tensor",
+    "Tensor", "cat", "stack", "where",
     "Function", "no_grad", "enable_grad", "is_grad_enabled",
     "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
     "Module", "Parameter", "Linear", "Dropout", "Sequential", "ModuleList", "Flatten",

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Tensor"]
+__all__ = ["Tensor", "where", "cat", "stack"]
 
 _DEFAULT_FLOAT = np.float32
 
@@ -382,10 +382,41 @@ class Tensor:
     def __getitem__(self, index):
         return F.GetItem.apply(self, _index(index))
 
+    def masked_fill(self, mask, value):
+        """A copy with ``value`` where ``mask`` is True (as ``torch.Tensor.masked_fill``); no gradient there."""
+        return where(mask, Tensor(np.asarray(value, dtype=self.dtype)), self)
+
     def __setitem__(self, index, value):
         if self.requires_grad or self._ctx is not None:
             raise RuntimeError("__setitem__: in-place assignment into a tensor that requires grad is not supported")
         self.data[_index(index)] = _raw(value)
+
+
+def where(condition, input, other):
+    """Elementwise ``input`` where ``condition`` is True, else ``other`` (broadcasting, as ``torch.where``)."""
+    cond = np.asarray(_raw(condition), dtype=bool)
+    return F.Where.apply(Tensor(cond), _as_tensor(input), _as_tensor(other))
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension (as ``torch.cat``)."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    return F.Concatenate.apply(*tensors, axis=dim)
+
+
+def stack(tensors, dim=0):
+    """Join same-shaped tensors along a new dimension (as ``torch.stack``)."""
+    tensors = [_as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    return F.Stack.apply(*tensors, axis=dim)
+
+
+def _as_tensor(x):
+    """Tensors pass; arrays and numbers become constant Tensors."""
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def _operand(x):
