@@ -1,6 +1,20 @@
-"""Test-wide settings: property tests draw the same examples on every run (seeds fixed)."""
+"""Test-wide settings and fixtures: property tests draw the same examples on every run (seeds fixed);
+one strict build of the whole book is shared by every test that inspects it."""
 
+import subprocess
+from pathlib import Path
+
+import pytest
 from hypothesis import settings
 
 settings.register_profile("reproducible", derandomize=True, deadline=None, print_blob=True)
 settings.load_profile("reproducible")
+
+
+@pytest.fixture(scope="session")
+def strict_book(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One strict build of the whole book (a copy in a temporary folder), shared by the session."""
+    from bookbuild import build, copy_book
+
+    book = copy_book(tmp_path_factory.mktemp("book"))
+    return book, build(book, strict=True)

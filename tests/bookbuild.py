@@ -1,0 +1,56 @@
+"""Build copies of the book in temporary folders, as `make html` / `make strict` do.
+
+Shared by the tests that build the book (tests/test_book.py and others): each copy gets its
+own _build, so the repository's own build is never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from milestones import registry
+
+ROOT = registry.BOOK_ROOT
+SPHINX_BUILD = Path(sys.executable).with_name("sphinx-build")
+COPIED = ("conf.py", "docs", "milestones", "tinytorch", "data")
+DOWNLOADED = ("mnist", "cifar-10-batches-py")  # a reader's downloads stay out: the copy builds what CI builds
+HOST_SETTINGS = ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC", "TINYTORCH_DATA_DIR", "TINYTORCH_MNIST_DIR",
+                 "TINYTORCH_CIFAR10_DIR")
+
+
+def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
+    """Copy the book's sources; keep only the given milestone chapters (all when None)."""
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.ipynb", ".ipynb_checkpoints", *DOWNLOADED))
+        else:
+            shutil.copy2(source, target / name)
+    if chapters is not None:
+        keep = {registry.milestone(c).chapter for c in chapters}
+        for stone in registry.ALL_MILESTONES:
+            if stone.chapter not in keep:
+                (target / stone.chapter).unlink(missing_ok=True)
+    return target
+
+
+def build(book: Path, strict: bool, **settings: str) -> subprocess.CompletedProcess:
+    """Run sphinx-build on a book copy the way `make html` / `make strict` do."""
+    env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS} | settings
+    env["STRICT"] = "1" if strict else "0"
+    env["PYTHONPATH"] = ""
+    command = [str(SPHINX_BUILD), "-b", "html", *(["-E"] if strict else []), str(book),
+               str(book / "_build" / "html")]
+    return subprocess.run(command, cwd=book, env=env, capture_output=True, text=True, timeout=900)
+
+
+def break_file(path: Path, old: str, new: str) -> None:
+    """Apply one deliberate bug to a copied tinytorch source, failing loudly if the code moved."""
+    text = path.read_text()
+    assert old in text, f"{path.name} no longer contains {old!r}; update the sabotage in this test"
+    path.write_text(text.replace(old, new, 1))
