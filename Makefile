@@ -18,7 +18,7 @@ SPHINXOPTS ?=
 .PHONY: html strict test bench torch clean venv download-mnist download-cifar10
 
 html: $(BOOK_STAMP)
-	STRICT=$(STRICT) $(BIN)/sphinx-build -b html $(STRICT_FLAGS) $(SPHINXOPTS) . $(BUILD)/html
+	STRICT=$(STRICT) $(BIN)/sphinx-build -b html $(if $(filter 1 true yes,$(VERBOSE)),,-q) $(STRICT_FLAGS) $(SPHINXOPTS) . $(BUILD)/html
 
 strict:
 	$(MAKE) html STRICT=1

@@ -26,6 +26,7 @@ root_doc = "docs/index"
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "milestones.sphinxext"]
 tinytorch_fingerprint = SETTINGS.fingerprint
+tinytorch_settings = {"root": str(SETTINGS.tinytorch_root), "fingerprint": SETTINGS.fingerprint}
 
 exclude_patterns = [
     "_build", ".venv", "**/.ipynb_checkpoints", "**/*.ipynb", "README.md", "data", "tests",
@@ -41,7 +42,9 @@ nb_execution_mode = "force" if SETTINGS.strict else "cache"
 nb_execution_cache_path = str(SETTINGS.cache_path)
 nb_execution_timeout = 600
 nb_execution_raise_on_error = False  # the verdict names every failure at the end instead
-nb_execution_show_tb = True
+nb_execution_allow_errors = True  # the judge turns a cell's exception into a verdict and skips the rest of its part
+nb_execution_show_tb = SETTINGS.verbose  # tracebacks go to _build/execution.log; VERBOSE=1 prints them too
+suppress_warnings = [] if SETTINGS.verbose else ["mystnb.exec"]  # our one-line chapter report replaces it
 nb_merge_streams = True
 
 html_theme = "sphinx_book_theme"

@@ -27,6 +27,7 @@ class BookSettings:
     cache_path: Path
     results_dir: Path
     strict: bool
+    verbose: bool
 
 
 def tinytorch_root() -> Path:
@@ -63,16 +64,31 @@ def python_path(tinytorch_at: Path, book_root: Path = registry.BOOK_ROOT) -> str
     return os.pathsep.join(dict.fromkeys(paths))
 
 
+def verbose() -> bool:
+    """``VERBOSE=1``: print the kernels' raw tracebacks and logs too (they always go to _build/execution.log)."""
+    return os.environ.get("VERBOSE", "0").lower() not in ("", "0", "false", "no")
+
+
+def _quiet_ipython(folder: Path) -> Path:
+    """An IPython profile for the chapters' kernels that keeps their start-up chatter off the build output."""
+    profile = folder / "profile_default"
+    profile.mkdir(parents=True, exist_ok=True)
+    level = "INFO" if verbose() else "ERROR"
+    (profile / "ipython_kernel_config.py").write_text(f'c.IPKernelApp.log_level = "{level}"\n')
+    return folder
+
+
 def prepare(book_root: Path = registry.BOOK_ROOT) -> BookSettings:
     """Export the kernels' environment and choose the cache and results folders for this build."""
     root = tinytorch_root()
     stamp = fingerprint(root, book_root)
     build = book_root / "_build"
     settings = BookSettings(root, stamp, build / ".jupyter_cache" / stamp,
-                            build / "results" / stamp, judge.strict())
+                            build / "results" / stamp, judge.strict(), verbose())
     if settings.strict and settings.results_dir.exists():
         shutil.rmtree(settings.results_dir)
     os.environ["PYTHONPATH"] = python_path(root, book_root)
+    os.environ["IPYTHONDIR"] = str(_quiet_ipython(build / "ipython"))
     os.environ["TINYTORCH_RESULTS_DIR"] = str(settings.results_dir)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ["STRICT"] = "1" if settings.strict else "0"

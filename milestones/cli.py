@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
-import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-from milestones import book, judge, registry, scoreboard
+from milestones import book, judge, readiness, registry, scoreboard, skeleton
 from milestones.registry import Milestone, Module, Part
 
-LOCKED_EXIT = 3  # exit status of a chapter script stopped by judge.PartLocked
 NOT_RUN = scoreboard.NOT_RUN
 # -P keeps the working folder off sys.path, so the book's tinytorch cannot shadow TINYTORCH_SRC.
 PYTHON = [sys.executable, "-P"] if sys.version_info >= (3, 11) else [sys.executable]
@@ -34,7 +30,10 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one clear line on stderr and exit status 2."""
 
     def error(self, message: str) -> None:
-        raise UsageError(f"{message} (see `{self.prog} --help`)")
+        if "required: COMMAND" in message or "required: ACTION" in message:
+            choices = [a for a in self._subparsers._group_actions[0].choices] if self._subparsers else []
+            message = f"choose one of: {', '.join(choices)}"
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
 
 
 # ---------------------------------------------------------------- terminal
@@ -81,35 +80,15 @@ def child_env() -> dict[str, str]:
     return env
 
 
-_PROBE = """
-import json
-from milestones import registry
-report = {}
-for mod in registry.MODULES:
-    try:
-        report[mod.number] = registry.missing_names(mod.number)
-    except BaseException as exc:
-        report[mod.number] = [f"error: {type(exc).__name__}: {exc}".splitlines()[0]]
-print(json.dumps(report))
-"""
-
-
 @functools.lru_cache(maxsize=None)
-def probe() -> dict[int, tuple[str, ...]]:
-    """Missing key names of every module, found by importing tinytorch in a child process."""
-    try:
-        done = subprocess.run([*PYTHON, "-c", _PROBE], env=child_env(), capture_output=True,
-                              text=True, stdin=subprocess.DEVNULL, timeout=120,
-                              cwd=registry.BOOK_ROOT)
-        report = json.loads(done.stdout.strip().splitlines()[-1])
-    except (subprocess.TimeoutExpired, ValueError, IndexError):
-        report = {mod.number: ["error: importing tinytorch crashed or hung"] for mod in registry.MODULES}
-    return {int(n): tuple(names) for n, names in report.items()}
+def probe() -> dict[int, readiness.ModuleState]:
+    """The state of every module of the tinytorch under test, found in a child process."""
+    return readiness.probe(tinytorch_root())
 
 
 def missing(modules: tuple[int, ...]) -> list[int]:
-    """Which of these modules the tinytorch under test does not provide."""
-    return [n for n in modules if probe()[n]]
+    """Which of these modules the tinytorch under test does not provide in working order."""
+    return [n for n in modules if probe()[n].status != readiness.READY]
 
 
 # ---------------------------------------------------------------- resolving arguments
@@ -217,80 +196,13 @@ def cmd_info(args) -> int:
 
 # ---------------------------------------------------------------- running a chapter
 
-_BEGIN = re.compile(r"\bbegin\(\s*[^,)]+(?:,\s*(?:part\s*=\s*)?(\d+))?\s*[,)]")
-_MAGIC = re.compile(r"^\s*[%!]")
-
-
-def begin_part(source: str) -> int | None:
-    """The part a cell starts (it calls ``judge.begin(id, part=N)``), or None."""
-    match = _BEGIN.search(source)
-    return None if match is None else int(match.group(1) or 1)
-
-
-def without_magics(source: str) -> str:
-    """IPython magics (``%...``, ``!...``) cannot run in plain Python: comment them out."""
-    return "\n".join(f"# tito: skipped IPython magic: {line.strip()}" if _MAGIC.match(line) else line
-                     for line in source.splitlines())
-
-
-def chapter_cells(path: Path) -> tuple[list[str], dict[int, list[str]]]:
-    """A chapter's code cells: the setup before the first ``begin``, and each part's cells."""
-    import jupytext
-
-    setup: list[str] = []
-    parts: dict[int, list[str]] = {}
-    current = setup
-    for cell in jupytext.read(path, fmt="md:myst").cells:
-        if cell.cell_type != "code" or "skip-execution" in cell.metadata.get("tags", []):
-            continue
-        number = begin_part(cell.source)
-        if number is not None:
-            current = parts.setdefault(number, [])
-        current.append(without_magics(cell.source))
-    return setup, parts
-
-
-_PROLOGUE = f"""\
-# --- tito prologue: load the harness from the book, quiet exit on a locked part ---
-import os, sys
-sys.path.insert(0, {str(registry.BOOK_ROOT)!r})
-import milestones.judge
-sys.path.pop(0)
-try:
-    from IPython.display import display
-except ImportError:
-    display = print
-
-def _tito_hook(kind, value, tb, _default=sys.excepthook):
-    if issubclass(kind, milestones.judge.PartLocked):
-        sys.stdout.flush(); sys.stderr.flush()
-        os._exit({LOCKED_EXIT})
-    _default(kind, value, tb)
-
-sys.excepthook = _tito_hook
-"""
-
-
-def chapter_script(stone: Milestone, parts: tuple[Part, ...]) -> str:
-    """The setup cells plus the selected parts' cells, as one Python script."""
-    setup, found = chapter_cells(stone.chapter_path)
-    absent = [p.number for p in parts if p.number not in found]
-    if absent:
-        raise UsageError(f"{stone.chapter} has no cell calling judge.begin({stone.id!r}, "
-                         f"part={absent[0]})")
-    cells = setup + [cell for part in parts for cell in found[part.number]]
-    body = "".join(f"\n# --- cell {k} ---\n{cell}\n" for k, cell in enumerate(cells, 1))
-    return _PROLOGUE + body
-
-
-def execute(script: str, cwd: Path) -> int:
-    """Run a script in a fresh Python, its output streamed straight to this terminal."""
-    with tempfile.TemporaryDirectory(prefix="tito-") as tmp:
-        path = Path(tmp) / "chapter.py"
-        path.write_text(script)
-        sys.stdout.flush()
-        return subprocess.call([sys.executable, str(path)], cwd=cwd, env=child_env(),
-                               stdin=subprocess.DEVNULL)
+def execute(stone: Milestone, parts: tuple[Part, ...]) -> int:
+    """Run the chapter's set-up and chosen parts in a fresh Python (milestones.runner), output streamed here."""
+    command = [*PYTHON, "-m", "milestones.runner", stone.id, "--chapter", str(stone.chapter_path)]
+    for part in parts:
+        command += ["--part", str(part.number)]
+    sys.stdout.flush()
+    return subprocess.call(command, cwd=stone.chapter_path.parent, env=child_env(), stdin=subprocess.DEVNULL)
 
 
 def report(stone: Milestone, parts: tuple[Part, ...]) -> bool:
@@ -299,40 +211,32 @@ def report(stone: Milestone, parts: tuple[Part, ...]) -> bool:
     ok = True
     say(f"\nMilestone {stone.id} ({stone.title}) results:")
     for part in parts:
-        gaps = missing(part.modules)
-        say(f"  part {part.number} {part.title}" + (f": locked, needs modules "
-            + ", ".join(registry.module(n).label for n in gaps) if gaps else ""))
+        say(f"  part {part.number} {part.title}")
         for criterion in part.criteria:
             entry = records.get(criterion.key)
-            status = entry["status"] if entry else (judge.LOCKED if gaps else NOT_RUN)
+            state = entry["status"] if entry else NOT_RUN
             value = judge.format_value(entry["value"]) if entry else "-"
-            ok = ok and status == judge.MET
-            say(f"    {paint(f'[{status.upper()}]', status)} {criterion.key}: {value} "
-                f"(required {criterion.requirement})")
+            detail = (entry or {}).get("detail") or ("" if entry else "never checked")
+            ok = ok and state == judge.MET
+            say(f"    {paint(f'[{state.upper()}]', state)} {criterion.key}: {value} "
+                f"(required {criterion.requirement})" + (f": {detail}" if detail and state != judge.MET else ""))
     return ok
 
 
 def cmd_run(args) -> int:
-    """``tito milestone run ID [--part N]``: execute the chapter's cells and grade them."""
+    """``tito milestone run ID [--part N]``: execute the chapter's cells here and grade them."""
     stone = find_milestone(args.id)
     parts = find_parts(stone, args.part)
     if not stone.chapter_path.exists():
         print(f"tito: milestone {stone.id} is not written yet ({stone.chapter})", file=sys.stderr)
         return 1
-    script = chapter_script(stone, parts)
     judge.forget(stone, tuple(p.number for p in parts))
     chosen = ", ".join(str(p.number) for p in parts)
     say(f"Running {stone.chapter} (part {chosen}) with tinytorch from {tinytorch_root()}")
-    code = execute(script, stone.chapter_path.parent)
+    code = execute(stone, parts)
     all_met = report(stone, parts)
-    if code == LOCKED_EXIT:
-        say("Stopped before training: the part is locked (build the missing modules, see "
-            "`tito module status`) or its data is not downloaded (see the instructions above).")
-        return 1
     if code != 0:
-        say(f"The chapter raised (exit status {code}); see the traceback above.")
-        if any(missing(p.modules) for p in parts):
-            say("Some modules it needs are not provided yet (`tito module status`).")
+        say(f"The chapter's Python process ended abnormally (exit status {code}); see above.")
         return 1
     return 0 if all_met else 1
 
@@ -366,19 +270,23 @@ def tests_cell(mod: Module, run: bool) -> str:
     return "passed" if run_pytest(files, capture=True) == 0 else "failed"
 
 
+_STATE_PAINT = {readiness.READY: "ready", readiness.ABSENT: "locked", readiness.INCOMPLETE: "locked",
+                readiness.BROKEN: "error"}
+
+
 def cmd_status(args) -> int:
-    """``tito module status``: which modules are provided, their tests, what is unlocked."""
+    """``tito module status``: each module ready, absent, incomplete or broken (naming the file
+    and line that raised), its tests, and what is unlocked."""
     say(f"tinytorch under test: {tinytorch_root()}")
-    say(f"  {'module':<24} {'provided':<10} tests")
+    say(f"  {'module':<24} {'state':<11} tests")
     failures = 0
     for mod in registry.MODULES:
-        gaps = probe()[mod.number]
-        provided = paint(f"{'no':<10}", "missed") if gaps else paint(f"{'yes':<10}", "ready")
+        state = probe()[mod.number]
         tests = tests_cell(mod, args.tests)
         failures += tests == "failed"
-        say(f"  {mod.label:<24} {provided} {paint(tests, tests)}")
-        if gaps:
-            say(f"  {'':<24}   missing: {', '.join(gaps)}")
+        say(f"  {mod.label:<24} {paint(f'{state.status:<11}', _STATE_PAINT[state.status])} {paint(tests, tests)}")
+        if state.detail:
+            say(f"  {'':<24}   {state.detail}")
     say("\nMilestones:")
     for stone in registry.ALL_MILESTONES:
         status = stone_status(stone)
@@ -388,6 +296,8 @@ def cmd_status(args) -> int:
 
 def cmd_test(args) -> int:
     """``tito test N|all``: run a module's tests (or every module's) with pytest."""
+    if args.module is None:
+        raise UsageError("tito test: which module? give a number (1-19), a name such as tensor, or 'all'")
     mods = registry.MODULES if args.module.strip().lower() == "all" else (find_module(args.module),)
     files = list(dict.fromkeys(f for mod in mods for f in mod.tests))
     if not files:
@@ -395,6 +305,22 @@ def cmd_test(args) -> int:
         print(f"tito: no test files yet ({names})", file=sys.stderr)
         return 5  # pytest's "no tests collected"
     return run_pytest(files, args.pytest_args)
+
+
+def cmd_init(args) -> int:
+    """``tito init DIR``: write DIR/tinytorch, every module as stubs to fill in, generated from the reference."""
+    folder = Path(args.folder).expanduser()
+    try:
+        written = skeleton.write_skeleton(folder)
+    except skeleton.SkeletonExists as err:
+        raise UsageError(f"tito init: {err}") from None
+    say(f"Wrote {len(written)} files to {folder / 'tinytorch'}: every module's classes and functions with")
+    say("their signatures and docstrings; each body raises NotImplementedError naming its module.")
+    say("Next: implement module 01 (tinytorch/core/tensor.py and friends), then see what it unlocks:")
+    say(f"  TINYTORCH_SRC={folder} tito module status")
+    say(f"  TINYTORCH_SRC={folder} tito test 1")
+    say(f"  TINYTORCH_SRC={folder} make strict")
+    return 0
 
 
 # ---------------------------------------------------------------- argument parsing
@@ -406,6 +332,7 @@ commands:
   tito milestone run ID [--part N]   execute the chapter's cells here and grade them
   tito module status [--tests]       which modules your tinytorch provides, what is unlocked
   tito test N|all                    run a module's tests (or every module's) with pytest
+  tito init DIR                      write DIR/tinytorch: every module as stubs to fill in
 
 milestone IDs: a number (1 or 01), a name or an alias, or an extra's id:
   {ids}
@@ -446,9 +373,13 @@ def build_parser() -> Parser:
     status.set_defaults(func=cmd_status)
 
     test = commands.add_parser("test", help="run a module's tests with pytest")
-    test.add_argument("module", help="module number (1 or 01), name (tensor), or 'all'")
+    test.add_argument("module", nargs="?", help="module number (1 or 01), name (tensor), or 'all'")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest (-x, -k ...)")
     test.set_defaults(func=cmd_test)
+
+    init = commands.add_parser("init", help="write a tinytorch skeleton to fill in")
+    init.add_argument("folder", help="where to write it (DIR/tinytorch must not exist yet)")
+    init.set_defaults(func=cmd_init)
     return parser
 
 
@@ -457,14 +388,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TINYTORCH_RESULTS_DIR", str(registry.BOOK_ROOT / ".tito" / "results"))
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
-    if not argv:
-        parser.print_help()
-        return 0
     try:
+        unknown = next((a for a in argv[:1] if a.startswith("-") and a not in ("-h", "--help")), None)
+        if unknown:
+            raise UsageError(f"tito: unrecognized option {unknown!r} (see `tito --help`)")
         args = parser.parse_args(argv)
         return args.func(args)
     except UsageError as err:
-        print(f"tito: {err}", file=sys.stderr)
+        text = str(err)
+        print(text if text.startswith("tito") else f"tito: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tito: interrupted", file=sys.stderr)

@@ -6,7 +6,6 @@ tables; nothing else lists modules or milestones, so nothing can drift.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +15,24 @@ CHAPTER_DIR = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Module:
-    """One tinytorch module: its number in the book, where it lives and what it must export."""
+    """One tinytorch module: its number in the book, where it lives, what it must export, its files.
+
+    ``files`` are paths inside the tinytorch folder that belong to this module: the reference
+    cut after module N keeps exactly the files of modules 01..N (module 01 also owns the
+    package scaffolding), and ``tito init`` writes them all as stubs.
+    """
 
     number: int
     slug: str
     title: str
     import_path: str
     names: tuple[str, ...]
+    files: tuple[str, ...] = ()
+
+    @property
+    def main_file(self) -> str:
+        """The file behind the import path, e.g. ``tinytorch/core/layers.py``."""
+        return self.import_path.replace(".", "/") + ".py"
 
     @property
     def tests(self) -> tuple[Path, ...]:
@@ -117,39 +127,56 @@ def _range(first: int, last: int) -> tuple[int, ...]:
     return tuple(range(first, last + 1))
 
 
+SCAFFOLDING = ("tinytorch/__init__.py", "tinytorch/_lazy.py", "tinytorch/functional.py",
+               "tinytorch/core/__init__.py", "tinytorch/perf/__init__.py")
+
+
+def _files(*paths: str) -> tuple[str, ...]:
+    return tuple(f"tinytorch/{path}" for path in paths)
+
+
 MODULES: tuple[Module, ...] = (
-    Module(1, "tensor", "Tensor", "tinytorch.core.tensor", ("Tensor",)),
+    Module(1, "tensor", "Tensor", "tinytorch.core.tensor", ("Tensor",),
+           SCAFFOLDING + _files("core/tensor.py", "core/function.py", "core/random.py", "core/ops/__init__.py",
+                                "core/ops/arithmetic.py", "core/ops/elementwise.py",
+                                "core/ops/reduction.py", "core/ops/movement.py")),
     Module(2, "activations", "Activations", "tinytorch.core.activations",
-           ("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax")),
+           ("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax"), _files("core/activations.py", "core/module.py")),
     Module(3, "layers", "Layers", "tinytorch.core.layers",
-           ("Module", "Linear", "Dropout", "Sequential", "Flatten")),
+           ("Module", "Linear", "Dropout", "Sequential", "Flatten"), _files("core/layers.py")),
     Module(4, "losses", "Losses", "tinytorch.core.losses",
-           ("MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss")),
-    Module(5, "autograd", "Autograd", "tinytorch.core.autograd", ("Function", "no_grad")),
-    Module(6, "optimizers", "Optimizers", "tinytorch.core.optimizers", ("SGD", "Adam", "AdamW")),
+           ("MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss"), _files("core/losses.py")),
+    Module(5, "autograd", "Autograd", "tinytorch.core.autograd", ("Function", "no_grad"),
+           _files("core/autograd.py")),
+    Module(6, "optimizers", "Optimizers", "tinytorch.core.optimizers", ("SGD", "Adam", "AdamW"),
+           _files("core/optimizers.py")),
     Module(7, "training", "Training", "tinytorch.core.training",
-           ("Trainer", "CosineSchedule", "clip_grad_norm")),
+           ("Trainer", "CosineSchedule", "clip_grad_norm"),
+           _files("core/training.py", "core/clip_grad.py", "core/schedules.py", "core/checkpoint.py")),
     Module(8, "dataloader", "DataLoader", "tinytorch.core.dataloader",
-           ("Dataset", "TensorDataset", "DataLoader")),
+           ("Dataset", "TensorDataset", "DataLoader"), _files("core/dataloader.py")),
     Module(9, "spatial", "Spatial (conv/pool)", "tinytorch.core.spatial",
-           ("Conv2d", "MaxPool2d", "AvgPool2d")),
+           ("Conv2d", "MaxPool2d", "AvgPool2d"), _files("core/spatial.py")),
     Module(10, "tokenization", "Tokenization", "tinytorch.core.tokenization",
-           ("CharTokenizer", "BPETokenizer")),
+           ("CharTokenizer", "BPETokenizer"), _files("core/tokenization.py")),
     Module(11, "embeddings", "Embeddings", "tinytorch.core.embeddings",
-           ("Embedding", "PositionalEncoding")),
+           ("Embedding", "PositionalEncoding"), _files("core/embeddings.py")),
     Module(12, "attention", "Attention", "tinytorch.core.attention",
-           ("scaled_dot_product_attention", "MultiHeadAttention")),
+           ("scaled_dot_product_attention", "MultiHeadAttention"), _files("core/attention.py")),
     Module(13, "transformers", "Transformers", "tinytorch.core.transformers",
-           ("LayerNorm", "TransformerBlock", "GPT")),
-    Module(14, "profiling", "Profiling", "tinytorch.perf.profiling", ("Profiler",)),
+           ("LayerNorm", "TransformerBlock", "GPT"), _files("core/transformers.py")),
+    Module(14, "profiling", "Profiling", "tinytorch.perf.profiling", ("Profiler",),
+           _files("perf/profiling.py")),
     Module(15, "quantization", "Quantization", "tinytorch.perf.quantization",
-           ("quantize_int8", "dequantize_int8", "QuantizedLinear")),
+           ("quantize_int8", "dequantize_int8", "QuantizedLinear"), _files("perf/quantization.py")),
     Module(16, "compression", "Compression", "tinytorch.perf.compression",
-           ("magnitude_prune", "structured_prune")),
-    Module(17, "memoization", "Memoization (KV cache)", "tinytorch.perf.memoization", ("KVCache",)),
-    Module(18, "acceleration", "Acceleration", "tinytorch.perf.acceleration", ()),
+           ("magnitude_prune", "structured_prune"), _files("perf/compression.py")),
+    Module(17, "memoization", "Memoization (KV cache)", "tinytorch.perf.memoization", ("KVCache",),
+           _files("perf/memoization.py")),
+    Module(18, "acceleration", "Acceleration", "tinytorch.perf.acceleration", (),
+           _files("perf/acceleration.py")),
     Module(19, "benchmarking", "Benchmarking", "tinytorch.perf.benchmarking",
-           ("Benchmark", "BenchmarkResult")),
+           ("Benchmark", "BenchmarkResult"), _files("perf/benchmarking.py")),
 )
 
 MILESTONES: tuple[Milestone, ...] = (
@@ -303,24 +330,18 @@ def milestone(ident: str | int) -> Milestone:
                    + ", ".join(m.id for m in EXTRAS))
 
 
-def missing_names(number: int) -> list[str]:
-    """Key names of a module that the reader's tinytorch does not provide (empty = provided)."""
-    mod = module(number)
-    try:
-        imported = importlib.import_module(mod.import_path)
-    except ImportError:
-        return [mod.import_path]
-    return [f"{mod.import_path}.{name}" for name in mod.names if not hasattr(imported, name)]
-
-
-def module_provided(number: int) -> bool:
-    """Does the reader's tinytorch provide this module (its import path and key names)?"""
-    return not missing_names(number)
+def module_owning(path: str) -> Module | None:
+    """The module a tinytorch file belongs to (``tinytorch/core/losses.py`` -> module 04), if any."""
+    for mod in MODULES:
+        if path in mod.files:
+            return mod
+    return None
 
 
 def missing_modules(modules: tuple[int, ...]) -> list[int]:
-    """Which of these modules are not provided yet."""
-    return [n for n in modules if not module_provided(n)]
+    """Which of these modules the reader's tinytorch does not provide in working order yet."""
+    from milestones.readiness import module_state
+    return [n for n in modules if module_state(n).status != "ready"]
 
 
 def module_range(modules: tuple[int, ...]) -> str:

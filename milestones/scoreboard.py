@@ -1,19 +1,18 @@
 """The scoreboard: every criterion of every milestone with its latest recorded result.
 
 Built from the registry and the judge's records; the book's results page, the end-of-build
-printout and ``tito milestone list`` all read it.
+printout, the strict verdict and ``tito milestone list`` all read it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from milestones import judge, registry
+from milestones import judge, registry, status
 from milestones.registry import Milestone
 
-NOT_RUN, NOT_WRITTEN = "not run", "not written"
-ANSI_COLOURS = {judge.MET: "32", judge.MISSED: "31", NOT_RUN: "31", judge.LOCKED: "90",
-                judge.NO_DATA: "33", NOT_WRITTEN: "90"}  # every status a criterion can have
+NOT_RUN, NOT_WRITTEN = status.NOT_RUN.name, status.NOT_WRITTEN.name
+ANSI_COLOURS = {s.name: s.ansi for s in status.ALL}
 
 
 @dataclass(frozen=True)
@@ -30,6 +29,12 @@ class Row:
     value: str
     status: str
     chapter: str
+    detail: str = ""
+
+    @property
+    def name(self) -> str:
+        """``01 Perceptron``."""
+        return f"{self.milestone} {self.title}"
 
 
 def rows(milestones: tuple[Milestone, ...] = registry.ALL_MILESTONES) -> list[Row]:
@@ -41,31 +46,49 @@ def rows(milestones: tuple[Milestone, ...] = registry.ALL_MILESTONES) -> list[Ro
         for part in stone.parts:
             for criterion in part.criteria:
                 entry = records.get(criterion.key)
-                status = entry["status"] if entry else (NOT_RUN if written else NOT_WRITTEN)
+                state = entry["status"] if entry else (NOT_RUN if written else NOT_WRITTEN)
                 value = judge.format_value(entry["value"]) if entry else "-"
+                detail = entry.get("detail", "") if entry else ("never checked" if written else "")
                 table.append(Row(stone.id, stone.title, stone.year, part.number, criterion.key,
-                                 criterion.description, criterion.requirement, value, status,
-                                 stone.chapter))
+                                 criterion.description, criterion.requirement, value, state,
+                                 stone.chapter, detail or ""))
     return table
 
 
 def failures(table: list[Row]) -> list[Row]:
-    """Rows that must fail a strict build: a missed criterion, or one a written chapter never checked."""
-    return [row for row in table if row.status in (judge.MISSED, NOT_RUN)]
+    """Rows that fail a strict build: missed, error, or never checked. A criterion 'not run'
+    because an earlier miss stopped its chapter is counted with that miss, not again."""
+    return [row for row in table if status.of(row.status).fails_strict
+            and not (row.status == NOT_RUN and row.detail.startswith("chapter stopped at"))]
+
+
+def problem_line(row: Row) -> str:
+    """One line of the strict verdict: chapter, part, criterion or exception, value, threshold."""
+    where = f"{row.chapter}: milestone {row.milestone} ({row.title}) part {row.part}"
+    if row.status == status.ERROR.name:
+        return f"{where}, error: {row.detail} (criterion '{row.criterion}' not graded)"
+    if row.status == NOT_RUN:
+        return f"{where}, criterion '{row.criterion}' never checked: the chapter did not reach it"
+    return (f"{where}, criterion '{row.criterion}' {row.status}: measured {row.value}, "
+            f"required {row.requirement}")
 
 
 def render_text(table: list[Row], colour: bool = False) -> str:
     """The scoreboard as a fixed-width terminal table (ANSI colours optional)."""
-    header = f"{'milestone':<24} {'part':>4}  {'criterion':<28} {'value':>10}  {'required':<10} status"
+    name_width = max(len(row.name) for row in table)
+    header = (f"{'milestone':<{name_width}} {'part':>4}  {'criterion':<28} {'value':>10}  "
+              f"{'required':<10} status")
     lines = ["Scoreboard", header, "-" * len(header)]
     for row in table:
-        name = f"{row.milestone} {row.title}"[:24]
-        status = row.status
+        state = row.status
         if colour:
-            status = f"\033[{ANSI_COLOURS[row.status]}m{status}\033[0m"
-        lines.append(f"{name:<24} {row.part:>4}  {row.criterion:<28} {row.value:>10}  "
-                     f"{row.requirement:<10} {status}")
-    counts = {s: sum(r.status == s for r in table) for s in ANSI_COLOURS}
+            state = f"\033[{ANSI_COLOURS[row.status]}m{state}\033[0m"
+        line = (f"{row.name:<{name_width}} {row.part:>4}  {row.criterion:<28} {row.value:>10}  "
+                f"{row.requirement:<10} {state}")
+        if row.detail and row.status not in (status.MET.name, status.MISSED.name):
+            line += f": {row.detail}"
+        lines.append(line)
+    counts = {s.name: sum(r.status == s.name for r in table) for s in status.ALL}
     lines.append("-" * len(header))
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     return "\n".join(lines)

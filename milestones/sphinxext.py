@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from docutils import nodes
@@ -18,7 +19,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
-from milestones import judge, registry, scoreboard
+from milestones import judge, readiness, registry, scoreboard
 
 RESULTS_DOCNAME = "docs/results"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -99,11 +100,15 @@ class ApiReference(SphinxDirective):
 
     def run(self):
         lines = []
+        found = readiness.probe(Path(self.config.tinytorch_settings["root"]))  # in a child process
         for mod in registry.MODULES:
-            if not registry.module_provided(mod.number) or not mod.names:
+            state = found[mod.number]
+            lines += [f"## {mod.number:02d} {mod.title}", ""]
+            if state.status != readiness.READY:
+                lines += [f"*Not documented: {state.status}, {state.detail}.*", ""]
                 continue
-            lines += [f"## {mod.number:02d} {mod.title}", "", "```{eval-rst}",
-                      f".. automodule:: {mod.import_path}", f"   :members: {', '.join(mod.names)}",
+            lines += ["```{eval-rst}", f".. automodule:: {mod.import_path}",
+                      f"   :members: {', '.join(mod.names) or '__all__'}" if mod.names else "   :members:",
                       "   :no-index:", "```", ""]
         section = nodes.section()
         nested_parse_with_titles(self.state, StringList(lines, source="api-reference"), section)
@@ -124,10 +129,10 @@ class Scoreboard(SphinxDirective):
 def _fill_scoreboard(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Replace the placeholder once all chapters have executed and recorded their results."""
     for placeholder in doctree.findall(ScoreboardPlaceholder):
-        body = [[f"{r.milestone} {r.title}", str(r.part), r.criterion, r.value, r.requirement,
-                 r.status] for r in scoreboard.rows()]
+        body = [[r.name, str(r.part), r.criterion, r.value, r.requirement, r.status, r.detail]
+                for r in scoreboard.rows()]
         placeholder.replace_self(_table(["milestone", "part", "criterion", "value", "required",
-                                         "status"], body, classes=("tinytorch-scoreboard",),
+                                         "status", "why"], body, classes=("tinytorch-scoreboard",),
                                         status_column=5))
 
 
@@ -136,19 +141,50 @@ def _always_reread_results(app, env, added, changed, removed) -> list[str]:
     return [RESULTS_DOCNAME] if RESULTS_DOCNAME in env.found_docs else []
 
 
+CHAPTER_DOCS = {stone.docname: stone for stone in registry.ALL_MILESTONES}
+
+
+def _exec_data(app: Sphinx, docname: str) -> dict | None:
+    return getattr(app.env, "nb_metadata", {}).get(docname, {}).get("exec_data")
+
+
+def _log_file(app: Sphinx) -> Path:
+    """Where the raw execution tracebacks of this build go (``_build/execution.log``)."""
+    return Path(app.outdir).parent / "execution.log"
+
+
+def _announce_chapter(app: Sphinx, docname: str, source: list[str]) -> None:
+    """Before a chapter is read (and maybe executed): say so, since it can take a while."""
+    if docname in CHAPTER_DOCS:
+        app.env.tinytorch_started = time.time()
+        print(f"  {docname}.md ...", end="", flush=True)
+
+
+def _report_chapter(app: Sphinx, doctree: nodes.document) -> None:
+    """After a chapter is read: how long it ran (or that it came from the cache) and what it recorded."""
+    docname = app.env.docname
+    stone = CHAPTER_DOCS.get(docname)
+    if stone is None:
+        return
+    data = _exec_data(app, docname) or {}
+    fresh = data.get("mtime", 0) >= getattr(app.env, "tinytorch_started", 0)
+    counts = Counter(row.status for row in scoreboard.rows((stone,)))
+    recorded = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no criteria"
+    ran = f"ran in {data['runtime']:.1f} s" if fresh and data.get("runtime") else "outputs from the cache"
+    print(f" {ran}: {recorded}", flush=True)
+    if fresh and not data.get("succeeded", True):
+        text = ANSI_ESCAPE.sub("", data.get("traceback") or data.get("error") or "")
+        with _log_file(app).open("a") as log:
+            log.write(f"===== {docname}.md\n{text}\n")
+        last = [line for line in text.strip().splitlines() if line.strip()] or ["unknown error"]
+        app.env.tinytorch_crashes[docname] = last[-1]
+        print(f"    the chapter did not finish: {last[-1]} (traceback in {_log_file(app)})", flush=True)
+
+
 def _chapter_errors(app: Sphinx) -> list[str]:
-    """Chapters that raised in this build for a reason other than a missed criterion."""
-    errors = []
-    metadata = getattr(app.env, "nb_metadata", {})
-    for docname in sorted(metadata):
-        data = metadata[docname].get("exec_data")
-        if data and not data.get("succeeded", True):
-            text = ANSI_ESCAPE.sub("", data.get("traceback") or data.get("error") or "")
-            last = [line for line in text.strip().splitlines() if line.strip()]
-            error = last[-1] if last else "unknown error"
-            if not error.startswith(judge.CriterionMissed.__name__):  # scoreboard rows name those
-                errors.append(f"{docname}.md raised: {error}")
-    return errors
+    """Chapters whose execution did not finish in this build (a crashed kernel, a timeout)."""
+    return [f"milestones: {docname}.md did not finish running: {error}"
+            for docname, error in sorted(getattr(app.env, "tinytorch_crashes", {}).items())]
 
 
 def _run_times(app: Sphinx) -> str:
@@ -164,24 +200,30 @@ def _run_times(app: Sphinx) -> str:
 
 
 def _note_build_start(app: Sphinx) -> None:
-    """Remember when this build began, to tell this build's executions from cached ones."""
+    """Remember when this build began (to tell fresh executions from cached ones); start a new log."""
     app.env.nb_build_started = time.time()
+    app.env.tinytorch_crashes = {}
+    log = _log_file(app)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    settings = app.config.tinytorch_settings
+    mode = "strict: every chapter re-executed" if judge.strict() else "cached chapters reused"
+    print(f"TinyTorch book: tinytorch from {settings['root']} (fingerprint {settings['fingerprint']}), "
+          f"{mode}", flush=True)
 
 
 def _verdict(app: Sphinx, exception) -> None:
-    """Print the scoreboard; under STRICT fail the build naming chapter, criterion, value, threshold."""
+    """Print the scoreboard; under STRICT fail the build with one line per problem."""
     if exception is not None or app.builder.format != "html":
         return
     table = scoreboard.rows()
     print("\n" + scoreboard.render_text(table, colour=sys.stdout.isatty()), flush=True)
     print(_run_times(app), flush=True)
     _write_root_redirect(Path(app.outdir), app.config.root_doc)
+    print(f"The book is in {app.outdir}; open {Path(app.outdir) / 'index.html'}", flush=True)
     if not judge.strict():
         return
-    problems = _chapter_errors(app) + [
-        f"{r.chapter}: milestone {r.milestone} ({r.title}) part {r.part}, criterion "
-        f"'{r.criterion}' {r.status}: measured {r.value}, required {r.requirement}"
-        for r in scoreboard.failures(table)]
+    problems = _chapter_errors(app) + [scoreboard.problem_line(row) for row in scoreboard.failures(table)]
     if problems:
         print("\nSTRICT build failed:\n  " + "\n  ".join(problems), file=sys.stderr, flush=True)
         app.statuscode = 1
@@ -199,6 +241,7 @@ def _write_root_redirect(outdir: Path, root_doc: str) -> None:
 
 def setup(app: Sphinx) -> dict:
     app.add_config_value("tinytorch_fingerprint", "", "env")
+    app.add_config_value("tinytorch_settings", {}, "")
     app.add_directive("milestone-table", MilestoneTable)
     app.add_directive("module-map", ModuleMap)
     app.add_directive("scoreboard", Scoreboard)
@@ -207,5 +250,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", _always_reread_results)
     app.connect("doctree-resolved", _fill_scoreboard)
     app.connect("builder-inited", _note_build_start)
+    app.connect("source-read", _announce_chapter)
+    app.connect("doctree-read", _report_chapter)
     app.connect("build-finished", _verdict)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

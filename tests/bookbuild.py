@@ -44,7 +44,7 @@ def build(book: Path, strict: bool, **settings: str) -> subprocess.CompletedProc
     env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS} | settings
     env["STRICT"] = "1" if strict else "0"
     env["PYTHONPATH"] = ""
-    command = [str(SPHINX_BUILD), "-b", "html", *(["-E"] if strict else []), str(book),
+    command = [str(SPHINX_BUILD), "-b", "html", "-q", *(["-E"] if strict else []), str(book),
                str(book / "_build" / "html")]
     return subprocess.run(command, cwd=book, env=env, capture_output=True, text=True, timeout=900)
 

@@ -72,14 +72,17 @@ def test_ids_and_aliases_resolve_to_the_same_milestone(tmp_path, ident):
     (["milestone", "run", "01", "--part", "9"], "has no part 9 (valid: 1, 2)"),
     (["milestone", "run", "01", "--part", "x"], "invalid int value"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
-    (["milestone"], "required"),
+    (["milestone"], "choose one of: list, info, run"),
+    (["--garbage"], "unrecognized option '--garbage'"),
+    (["test"], "which module?"),
+    ([], "tito: choose one of: milestone, module, test, init"),
     (["test", "42"], "unknown module '42'; valid: 1-19"),
     (["module", "status", "--bogus"], "unrecognized arguments"),
 ])
 def test_bad_arguments_exit_2_with_one_line_on_stderr(tmp_path, args, says):
     done = tito(*args, results=tmp_path)
     assert done.returncode == 2
-    assert done.stderr.startswith("tito: ") and says in done.stderr
+    assert done.stderr.startswith("tito") and says in done.stderr and done.stderr.count("\n") == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr + done.stdout
 
@@ -115,7 +118,7 @@ def test_module_status_reports_what_a_bare_tinytorch_lacks(tmp_path, stub_tinyto
     done = tito("module", "status", results=tmp_path, TINYTORCH_SRC=str(stub_tinytorch))
     assert done.returncode == 0, done.stderr
     assert str(stub_tinytorch) in done.stdout
-    assert "missing: tinytorch.core.tensor" in done.stdout
+    assert "not written yet: tinytorch/core/tensor.py" in done.stdout
     assert "locked (needs 01, 02, 03" in done.stdout or "not written" in done.stdout
 
 
@@ -139,16 +142,59 @@ def test_colour_only_for_a_terminal_without_no_color(monkeypatch):
     assert cli.paint("met", "met") == "met"
 
 
+@pytest.fixture
+def reference_copy(tmp_path: Path) -> Path:
+    """A copy of the reference tinytorch, to break on purpose."""
+    import shutil
+
+    shutil.copytree(registry.BOOK_ROOT / "tinytorch", tmp_path / "copy" / "tinytorch",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "copy"
+
+
+def status_lines(done: subprocess.CompletedProcess) -> dict[str, str]:
+    """`tito module status` output: module label -> its state line plus the detail line under it."""
+    lines, found = done.stdout.splitlines(), {}
+    for i, line in enumerate(lines):
+        for mod in registry.MODULES:
+            if line.strip().startswith(mod.label + " "):
+                detail = lines[i + 1].strip() if i + 1 < len(lines) and lines[i + 1].startswith(" " * 27) else ""
+                found[mod.label] = line.split(mod.label, 1)[1].strip() + " | " + detail
+    return found
+
+
+@pytest.mark.parametrize("bad_line, error", [("def broken(:", "SyntaxError"), ("undefined_name", "NameError")])
+def test_module_status_blames_the_module_whose_file_raises(tmp_path, reference_copy, bad_line, error):
+    losses = reference_copy / "tinytorch/core/losses.py"
+    losses.write_text(losses.read_text() + f"\n{bad_line}\n")
+    line = len(losses.read_text().splitlines())
+    found = status_lines(tito("module", "status", results=tmp_path, TINYTORCH_SRC=str(reference_copy)))
+    assert found["04 losses"].startswith("broken")
+    assert error in found["04 losses"] and f"tinytorch/core/losses.py line {line}" in found["04 losses"]
+    for label in ("01 tensor", "02 activations", "03 layers", "09 spatial"):
+        assert found[label].startswith("ready"), (label, found[label])
+
+
+def test_module_status_lists_the_exact_names_a_module_lacks(tmp_path, reference_copy):
+    layers = reference_copy / "tinytorch/core/layers.py"
+    text = layers.read_text()
+    for name in ("Sequential", "Flatten"):
+        text = text.replace(f"class {name}(Module):", f"class _Hidden{name}(Module):")
+    layers.write_text(text.replace('__all__ = ["Parameter", "Module",', '__all__ = ["Parameter",'))
+    found = status_lines(tito("module", "status", results=tmp_path, TINYTORCH_SRC=str(reference_copy)))
+    assert found["03 layers"].startswith("incomplete")
+    assert "tinytorch.core.layers has no Sequential, Flatten" in found["03 layers"]
+
+
 # ---------------------------------------------------------------- running chapters
 
-def test_chapter_script_takes_setup_and_the_selected_part(tmp_path, monkeypatch):
-    chapter = fake_chapter(tmp_path, "print('part two ran')")
-    monkeypatch.setattr(registry.Milestone, "chapter_path", property(lambda self: chapter))
-    script = cli.chapter_script(PERCEPTRON, (PERCEPTRON.part(1),))
-    assert "SETUP = True" in script and "part=1" in script
-    assert "part two ran" not in script
-    assert "# tito: skipped IPython magic: %matplotlib inline" in script
-    assert "# --- cell 1 ---" in script
+def test_chapter_cells_are_labelled_with_their_part_and_lose_their_magics(tmp_path):
+    from milestones import runner
+
+    cells = runner.chapter_cells(fake_chapter(tmp_path, "print('part two ran')"))
+    assert [cell.part for cell in cells] == [0, 1, 1, 2, 2]
+    assert "# skipped IPython magic: %matplotlib inline" in cells[0].source
+    assert "part two ran" in cells[-1].source
 
 
 def test_run_a_chapter_end_to_end(tmp_path, monkeypatch, capfd):
@@ -170,24 +216,26 @@ def test_a_missed_criterion_exits_1(tmp_path, monkeypatch, capfd):
     assert "[MISSED] train_accuracy: 0.5 (required >= 0.95)" in out
 
 
-def test_a_chapter_that_raises_exits_1_with_its_traceback(tmp_path, monkeypatch, capfd):
-    chapter = fake_chapter(tmp_path, "raise ValueError('boom in part two')")
+def test_a_part_that_raises_is_an_error_naming_the_exception_and_the_rest_still_runs(tmp_path, monkeypatch, capfd):
+    chapter = fake_chapter(tmp_path, "raise ValueError('boom in part two')\nprint('after the error')")
     code = run_in_process(monkeypatch, tmp_path, chapter)
-    captured = capfd.readouterr()
+    out = capfd.readouterr().out
     assert code == 1
-    assert "Traceback" in captured.err and "boom in part two" in captured.err
-    assert "[NOT RUN] train_accuracy" in captured.out
+    assert "[ERROR] Milestone 01 part 2 (Training) stopped: your code raised\nValueError: boom in part two" in out
+    assert "after the error" not in out
+    assert "[ERROR] train_accuracy: - (required >= 0.95): ValueError: boom in part two" in out
+    assert "[MET] forward_max_error" in out  # part 1 ran and was graded before part 2 raised
 
 
-def test_a_locked_part_exits_1_naming_the_missing_modules(tmp_path, monkeypatch, capfd,
-                                                          stub_tinytorch):
+def test_a_locked_part_exits_1_naming_the_missing_files(tmp_path, monkeypatch, capfd, stub_tinytorch):
     monkeypatch.setenv("TINYTORCH_SRC", str(stub_tinytorch))
     chapter = fake_chapter(tmp_path, "print('part two ran')")
     code = run_in_process(monkeypatch, tmp_path, chapter, "--part", "2")
     captured = capfd.readouterr()
     assert code == 1
     assert "part two ran" not in captured.out and "Traceback" not in captured.err
-    assert "locked, needs modules 01 tensor, 02 activations" in captured.out
+    assert "is locked: it needs modules 01-08" in captured.out
+    assert "01 tensor: not written yet: tinytorch/core/tensor.py" in captured.out
     assert "[LOCKED] train_accuracy" in captured.out
 
 
@@ -206,7 +254,7 @@ def test_the_real_chapter_with_a_bare_tinytorch_names_missing_modules(tmp_path, 
     done = tito("milestone", "run", "01", "--part", "1", results=tmp_path,
                 TINYTORCH_SRC=str(stub_tinytorch))
     assert done.returncode == 1
-    assert "needs modules 01 tensor" in done.stdout
+    assert "01 tensor: not written yet" in done.stdout
 
 
 # ---------------------------------------------------------------- helpers

@@ -1,34 +1,30 @@
 """TinyTorch: a from-scratch deep-learning framework on NumPy, shaped like PyTorch.
 
-``import tinytorch`` re-exports the main names, e.g. ``tinytorch.Tensor``,
-``tinytorch.Linear``, ``tinytorch.manual_seed``.
+``import tinytorch`` re-exports the main names (``tinytorch.Tensor``, ``tinytorch.Linear``,
+``tinytorch.manual_seed``, ...). They load lazily, on first use, from the module that
+defines them, so a tinytorch written only up to module N imports fine: a name from a later
+module that is not written yet raises an AttributeError that names the module and its file,
+and a module that is written but broken raises its own error where it begins.
 """
 
+from tinytorch._lazy import lazy_exports
+
 from tinytorch.core.random import manual_seed, rng
-from tinytorch.core.tensor import Tensor, cat, stack, where
-from tinytorch.core.autograd import Function, enable_grad, is_grad_enabled, no_grad
-from tinytorch.core.activations import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from tinytorch.core.layers import Dropout, Flatten, Linear, Module, ModuleList, Parameter, Sequential
-from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss
 
-__all__ = [
-    "manual_seed", "rng",
-    "Tensor", "cat", "stack", "where",
-    "Function", "no_grad", "enable_grad", "is_grad_enabled",
-    "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax",
-    "Module", "Parameter", "Linear", "Dropout", "Sequential", "ModuleList", "Flatten",
-    "MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss",
-]
-
-from tinytorch.core.optimizers import SGD, Adam, AdamW  # noqa: E402
-from tinytorch.core.training import (  # noqa: E402
-    CosineSchedule, Trainer, clip_grad_norm, load_checkpoint, save_checkpoint)
-from tinytorch.core.dataloader import DataLoader, Dataset, TensorDataset  # noqa: E402
-from tinytorch.core.spatial import AvgPool2d, Conv2d, MaxPool2d  # noqa: E402
-
-__all__ += [
-    "SGD", "Adam", "AdamW",
-    "Trainer", "CosineSchedule", "clip_grad_norm", "save_checkpoint", "load_checkpoint",
-    "Dataset", "TensorDataset", "DataLoader",
-    "Conv2d", "MaxPool2d", "AvgPool2d",
-]
+# name -> module that defines it, in the book's module order
+_EXPORTS = {
+    "tinytorch.core.tensor": ("Tensor", "cat", "stack", "where"),                       # 01
+    "tinytorch.core.activations": ("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax", "LogSoftmax"),  # 02
+    "tinytorch.core.layers": ("Module", "Parameter", "Linear", "Dropout", "Sequential",  # 03
+                              "ModuleList", "Flatten"),
+    "tinytorch.core.losses": ("MSELoss", "CrossEntropyLoss", "BinaryCrossEntropyLoss"),  # 04
+    "tinytorch.core.function": ("Function",),                                           # 01
+    "tinytorch.core.autograd": ("no_grad", "enable_grad", "is_grad_enabled"),            # 05
+    "tinytorch.core.optimizers": ("SGD", "Adam", "AdamW"),                                # 06
+    "tinytorch.core.training": ("Trainer", "CosineSchedule", "clip_grad_norm",            # 07
+                                "save_checkpoint", "load_checkpoint"),
+    "tinytorch.core.dataloader": ("Dataset", "TensorDataset", "DataLoader"),              # 08
+    "tinytorch.core.spatial": ("Conv2d", "MaxPool2d", "AvgPool2d"),                       # 09
+}
+__getattr__, __dir__, _NAMES = lazy_exports(__name__, _EXPORTS)
+__all__ = ["manual_seed", "rng", *_NAMES]

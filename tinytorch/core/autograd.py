@@ -1,11 +1,11 @@
 """Module 05: autograd, the engine that turns a forward pass into gradients.
 
-Every differentiable primitive is a ``Function`` subclass with its ``forward`` and
-``backward`` side by side (see ``tinytorch.core.functions``). ``Function.apply`` runs the
-forward on raw NumPy arrays and, only when grad mode is on and some input requires grad,
-records a ``Context`` node on the output ``Tensor``. ``backward`` then walks the recorded
-graph in reverse topological order (iteratively: no recursion limit), un-broadcasts each
-gradient to its input's shape, and accumulates into ``.grad`` of leaf tensors.
+Every op is a ``Function`` with its ``forward`` and ``backward`` side by side
+(``tinytorch.core.function``); module 01 only ran the forwards. This module gives them
+memory: ``record`` (called by ``Function.apply`` once this file exists) keeps a ``Context``
+node on each output when grad mode is on and some input requires grad. ``backward`` then
+walks the recorded graph in reverse topological order (iteratively: no recursion limit),
+un-broadcasts each gradient to its input's shape, and accumulates into ``.grad`` of leaves.
 
 Example:
     >>> import numpy as np
@@ -29,7 +29,11 @@ import functools
 
 import numpy as np
 
-__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "backward"]
+# Function and Context are module 01's op protocol; autograd re-exports Function, its public home.
+from tinytorch.core.function import Context, Function
+from tinytorch.core.tensor import Tensor
+
+__all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "backward", "record"]
 
 _grad_enabled = True
 
@@ -83,71 +87,18 @@ class enable_grad(_GradMode):
     mode = True
 
 
-class Context:
-    """One node of the graph: what a Function saved in forward and needs in backward.
-
-    ``save_for_backward(*arrays)`` / ``saved_tensors`` hold arrays; any other attribute
-    (``ctx.axis = 1``) may be set freely. ``needs_input_grad[i]`` tells backward whether
-    positional input ``i`` needs a gradient, so it can skip work (e.g. a first layer's input).
-    """
-
-    __slots__ = ("fn", "parents", "needs_input_grad", "saved_tensors", "released", "__dict__")
-
-    def save_for_backward(self, *arrays):
-        """Keep arrays for backward (released after backward unless retain_graph=True)."""
-        self.saved_tensors = arrays
-
-    def release(self):
-        """Drop saved arrays and free attributes so their memory can be reused."""
-        self.saved_tensors = None
-        self.__dict__.clear()
-        self.released = True
-
-
-class Function:
-    """Base class of differentiable primitives: subclass and write two static methods.
-
-    ``forward(ctx, *args, **kwargs)`` receives ``np.ndarray`` where Tensors were passed
-    (other arguments as-is) and returns an ``np.ndarray``. ``backward(ctx, grad_output)``
-    returns one gradient (``np.ndarray`` or ``None``) per positional forward argument; it
-    may return a broadcast-shaped gradient, the engine sums it back to the input's shape.
-    ``grad_output`` may be a read-only broadcast view: never modify it in place.
-    Call ``MyFunction.apply(*args, **kwargs)`` to get a ``Tensor``.
-    """
-
-    @staticmethod
-    def forward(ctx, *args, **kwargs):
-        """Compute the output array from input arrays."""
-        raise NotImplementedError
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        """Return the gradient w.r.t. each positional input of forward."""
-        raise NotImplementedError
-
-    @classmethod
-    def apply(cls, *args, **kwargs):
-        """Run forward on the arrays inside ``args`` and record the graph when needed."""
-        ctx = Context()
-        arrays = [a.data if isinstance(a, Tensor) else a for a in args]
-        out = cls.forward(ctx, *arrays, **kwargs)
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)  # NumPy returns scalars from full reductions
-        result = Tensor.__new__(Tensor)
-        result.data = out
-        result.grad = None
-        result._ctx = None
-        result.requires_grad = False
-        if _grad_enabled:
-            needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
-            if True in needs:
-                ctx.fn = cls
-                ctx.parents = args
-                ctx.needs_input_grad = tuple(needs)
-                ctx.released = False
-                result._ctx = ctx
-                result.requires_grad = True
-        return result
+def record(fn, ctx, args, result):
+    """Called by ``Function.apply`` for every op: keep the graph node when a gradient will be needed."""
+    if not _grad_enabled:
+        return
+    needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
+    if True in needs:
+        ctx.fn = fn
+        ctx.parents = args
+        ctx.needs_input_grad = tuple(needs)
+        ctx.released = False
+        result._ctx = ctx
+        result.requires_grad = True
 
 
 def _unbroadcast(grad, shape):
@@ -256,7 +207,3 @@ def _accumulate_leaf(leaf, grad):
         leaf.grad = grad.copy()  # _send already cast it to the leaf's dtype
     else:
         leaf.grad = leaf.grad + grad
-
-
-# Imported last: tensor.py imports this module, and Function.apply needs Tensor only at call time.
-from tinytorch.core.tensor import Tensor  # noqa: E402

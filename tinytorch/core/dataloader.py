@@ -30,12 +30,16 @@ class Dataset:
 
         >>> class Squares(Dataset):
         ...     def __len__(self): return 10
-        ...     def __getitem__(self, i): return (np.float32(i), i * i)
+        ...     def __getitem__(self, i): return (float(i), i * i)
+        >>> len(Squares()), Squares()[3]
+        (10, (3.0, 9))
     """
 
+    # tito: given
     def __len__(self):
         raise NotImplementedError(f"{type(self).__name__} must define __len__")
 
+    # tito: given
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
@@ -52,7 +56,9 @@ class TensorDataset(Dataset):
     Example::
 
         >>> ds = TensorDataset(np.zeros((100, 4)), np.arange(100))
-        >>> x, y = ds[3]          # Tensors of shape (4,) and ()
+        >>> x, y = ds[3]
+        >>> x.shape, y.item()
+        ((4,), 3)
     """
 
     def __init__(self, *tensors):
@@ -118,9 +124,10 @@ class DataLoader:
 
     Example::
 
+        >>> x, y = np.zeros((100, 4), dtype=np.float32), np.arange(100) % 10
         >>> loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
-        >>> for xb, yb in loader:
-        ...     loss = loss_fn(model(xb), yb)
+        >>> [len(xb) for xb, yb in loader]
+        [32, 32, 32, 4]
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False):

@@ -43,8 +43,12 @@ class Optimizer:
 
     Example::
 
-        >>> opt = SGD(model.parameters(), lr=0.1)
-        >>> opt.zero_grad(); loss.backward(); opt.step()
+        >>> from tinytorch.core.tensor import Tensor
+        >>> w = Tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1)
+        >>> opt.zero_grad(); (w * w).sum().backward(); opt.step()
+        >>> w.tolist()
+        [0.800000011920929, -1.600000023841858]
     """
 
     def __init__(self, params, lr, **hyper):
@@ -70,6 +74,7 @@ class Optimizer:
             if g is not None:
                 self._update(p, g, state)
 
+    # tito: given
     def _update(self, p, g, state):
         """Update one parameter in place from its gradient; subclasses define the rule."""
         raise NotImplementedError
@@ -136,7 +141,10 @@ class SGD(Optimizer):
 
     Example::
 
-        >>> opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> from tinytorch.core.layers import Linear
+        >>> opt = SGD(Linear(4, 2).parameters(), lr=0.1, momentum=0.9)
+        >>> opt
+        SGD(2 params, lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=False)
     """
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
@@ -189,7 +197,10 @@ class Adam(Optimizer):
 
     Example::
 
-        >>> opt = Adam(model.parameters(), lr=1e-3)
+        >>> from tinytorch.core.layers import Linear
+        >>> opt = Adam(Linear(4, 2).parameters(), lr=1e-3)
+        >>> opt.betas
+        (0.9, 0.999)
     """
 
     decoupled = False
@@ -246,7 +257,10 @@ class AdamW(Adam):
 
     Example::
 
-        >>> opt = AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+        >>> from tinytorch.core.layers import Linear
+        >>> opt = AdamW(Linear(4, 2).parameters(), lr=3e-4, weight_decay=0.1)
+        >>> opt.weight_decay
+        0.1
     """
 
     decoupled = True

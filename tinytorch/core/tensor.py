@@ -1,8 +1,10 @@
 """Module 01: Tensor, an n-dimensional array that can remember how it was made.
 
 A ``Tensor`` wraps a NumPy array (``.data``). Every operation goes through a primitive
-``Function`` (``tinytorch.core.functions``), which records the graph when gradients are
+``Function`` (``tinytorch.core.ops``) or is composed from them. Module 01 only computes;
+once module 05 (autograd) is written, the same ops record the graph when gradients are
 needed, so ``loss.backward()`` can fill ``.grad`` of every leaf that requires grad.
+The activation methods (``x.relu()``, ``x.softmax()``, ...) use module 02's primitives.
 """
 
 import numbers
@@ -135,7 +137,7 @@ class Tensor:
 
     def to(self, dtype):
         """Cast to ``dtype`` (differentiable)."""
-        return self if np.dtype(dtype) == self.dtype else F.Cast.apply(self, dtype=np.dtype(dtype))
+        return self if np.dtype(dtype) == self.dtype else elementwise.Cast.apply(self, dtype=np.dtype(dtype))
 
     def float(self):
         """Cast to float32."""
@@ -180,47 +182,48 @@ class Tensor:
         self has exactly one element. The graph's saved arrays are freed afterwards unless
         ``retain_graph=True``.
         """
-        autograd.backward(self, grad if gradient is None else gradient, retain_graph=retain_graph)
+        engine = autograd_engine()  # module 05; a clear NotImplementedError while it is not written
+        engine.backward(self, grad if gradient is None else gradient, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
-        return F.Add.apply(self, _operand(other))
+        return arithmetic.Add.apply(self, _operand(other))
 
     def __radd__(self, other):
-        return F.Add.apply(_operand(other), self)
+        return arithmetic.Add.apply(_operand(other), self)
 
     def __sub__(self, other):
-        return F.Sub.apply(self, _operand(other))
+        return arithmetic.Sub.apply(self, _operand(other))
 
     def __rsub__(self, other):
-        return F.Sub.apply(_operand(other), self)
+        return arithmetic.Sub.apply(_operand(other), self)
 
     def __mul__(self, other):
-        return F.Mul.apply(self, _operand(other))
+        return arithmetic.Mul.apply(self, _operand(other))
 
     def __rmul__(self, other):
-        return F.Mul.apply(_operand(other), self)
+        return arithmetic.Mul.apply(_operand(other), self)
 
     def __truediv__(self, other):
-        return F.Div.apply(self, _operand(other))
+        return arithmetic.Div.apply(self, _operand(other))
 
     def __rtruediv__(self, other):
-        return F.Div.apply(_operand(other), self)
+        return arithmetic.Div.apply(_operand(other), self)
 
     def __pow__(self, exponent):
-        return F.Pow.apply(self, _operand(exponent))
+        return arithmetic.Pow.apply(self, _operand(exponent))
 
     def __rpow__(self, base):
-        return F.Pow.apply(_operand(base), self)
+        return arithmetic.Pow.apply(_operand(base), self)
 
     def __neg__(self):
-        return F.Neg.apply(self)
+        return self * -1
 
     def __matmul__(self, other):
-        return F.MatMul.apply(self, _operand(other))
+        return arithmetic.MatMul.apply(self, _operand(other))
 
     def __rmatmul__(self, other):
-        return F.MatMul.apply(_operand(other), self)
+        return arithmetic.MatMul.apply(_operand(other), self)
 
     def matmul(self, other):
         """Matrix product (same as ``@``)."""
@@ -250,69 +253,77 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise
     def exp(self):
         """e ** x."""
-        return F.Exp.apply(self)
+        return elementwise.Exp.apply(self)
 
     def log(self):
         """Natural logarithm."""
-        return F.Log.apply(self)
+        return elementwise.Log.apply(self)
 
     def sqrt(self):
-        """Square root."""
-        return F.Sqrt.apply(self)
+        """Square root, as x ** 0.5."""
+        return self ** 0.5
 
     def abs(self):
-        """Absolute value."""
-        return F.Abs.apply(self)
+        """Absolute value, as x * sign(x): the gradient at 0 is 0 (as in PyTorch)."""
+        return self * np.sign(self.data)
 
     def __abs__(self):
-        return F.Abs.apply(self)
+        return self.abs()
 
     def clip(self, min=None, max=None):
-        """Clamp values into [min, max]; either bound may be None."""
-        return F.Clip.apply(self, min=min, max=max)
+        """Clamp values into [min, max] (either bound may be None); the gradient flows where min <= x <= max."""
+        inside = np.ones(self.data.shape, dtype=bool)
+        if min is not None:
+            inside &= self.data >= min
+        if max is not None:
+            inside &= self.data <= max
+        return where(inside, self, np.clip(self.data, min, max))
 
     clamp = clip
 
     def maximum(self, other):
-        """Elementwise maximum with another tensor or scalar."""
-        return F.Maximum.apply(self, _operand(other))
+        """Elementwise maximum with another tensor or scalar; ties split the gradient equally (as PyTorch)."""
+        other = _as_tensor(other)
+        larger = where(self.data > other.data, self, other)
+        ties = self.data == other.data
+        return where(ties, (self + other) * 0.5, larger) if ties.any() else larger
 
     def relu(self):
-        """max(x, 0)."""
-        return F.ReLU.apply(self)
+        """max(x, 0) (module 02)."""
+        return _activations().relu(self)
 
     def sigmoid(self):
-        """Logistic sigmoid (overflow-free)."""
-        return F.Sigmoid.apply(self)
+        """Logistic sigmoid, overflow-free (module 02)."""
+        return _activations().sigmoid(self)
 
     def tanh(self):
-        """Hyperbolic tangent."""
-        return F.Tanh.apply(self)
+        """Hyperbolic tangent (module 02)."""
+        return _activations().tanh(self)
 
     def gelu(self):
-        """GELU, tanh approximation (as torch's approximate='tanh')."""
-        return F.GELU.apply(self)
+        """GELU, tanh approximation as torch's approximate='tanh' (module 02)."""
+        return _activations().gelu(self)
 
     def softmax(self, axis=-1, dim=None):
-        """Softmax along ``axis`` (alias ``dim``)."""
-        return F.Softmax.apply(self, axis=_axis(axis, dim, -1))
+        """Softmax along ``axis`` (alias ``dim``) (module 02)."""
+        return _activations().softmax(self, dim=_axis(axis, dim, -1))
 
     def log_softmax(self, axis=-1, dim=None):
-        """Log-softmax along ``axis`` (alias ``dim``), log-sum-exp stable."""
-        return F.LogSoftmax.apply(self, axis=_axis(axis, dim, -1))
+        """Log-softmax along ``axis`` (alias ``dim``), log-sum-exp stable (module 02)."""
+        return _activations().log_softmax(self, dim=_axis(axis, dim, -1))
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """Sum over ``axis`` (alias ``dim``); all elements when None."""
-        return F.Sum.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+        return reduction.Sum.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
 
     def mean(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """Mean over ``axis`` (alias ``dim``); all elements when None."""
-        return F.Mean.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+        return reduction.Mean.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
 
     def max(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """Max values over ``axis`` (alias ``dim``); ties share the gradient (as torch.amax)."""
-        return F.Max.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+        return reduction.Max.apply(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
 
     def min(self, axis=None, keepdims=False, dim=None, keepdim=None):
         """Min values over ``axis``, as -max(-x)."""
@@ -341,7 +352,7 @@ class Tensor:
     def reshape(self, *shape):
         """Same data, new shape (one dim may be -1); accepts ``reshape(2, 3)`` or ``reshape((2, 3))``."""
         shape = tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) else shape
-        return F.Reshape.apply(self, shape=shape)
+        return movement.Reshape.apply(self, shape=shape)
 
     view = reshape
 
@@ -367,20 +378,20 @@ class Tensor:
         """Swap two dimensions (default: the last two), as ``torch.transpose``."""
         dims = list(range(self.data.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        return F.Permute.apply(self, dims=tuple(dims))
+        return movement.Permute.apply(self, dims=tuple(dims))
 
     def permute(self, *dims):
         """Reorder all dimensions: ``x.permute(0, 2, 1)``."""
         dims = tuple(dims[0]) if len(dims) == 1 and not isinstance(dims[0], numbers.Integral) else dims
-        return F.Permute.apply(self, dims=dims)
+        return movement.Permute.apply(self, dims=dims)
 
     @property
     def T(self):
         """All dimensions reversed (the matrix transpose for 2-D)."""
-        return F.Permute.apply(self, dims=tuple(reversed(range(self.data.ndim))))
+        return movement.Permute.apply(self, dims=tuple(reversed(range(self.data.ndim))))
 
     def __getitem__(self, index):
-        return F.GetItem.apply(self, _index(index))
+        return movement.GetItem.apply(self, _index(index))
 
     def masked_fill(self, mask, value):
         """A copy with ``value`` where ``mask`` is True (as ``torch.Tensor.masked_fill``); no gradient there."""
@@ -395,7 +406,7 @@ class Tensor:
 def where(condition, input, other):
     """Elementwise ``input`` where ``condition`` is True, else ``other`` (broadcasting, as ``torch.where``)."""
     cond = np.asarray(_raw(condition), dtype=bool)
-    return F.Where.apply(Tensor(cond), _as_tensor(input), _as_tensor(other))
+    return elementwise.Where.apply(Tensor(cond), _as_tensor(input), _as_tensor(other))
 
 
 def cat(tensors, dim=0):
@@ -403,20 +414,29 @@ def cat(tensors, dim=0):
     tensors = [_as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
-    return F.Concatenate.apply(*tensors, axis=dim)
+    return movement.Concatenate.apply(*tensors, axis=dim)
 
 
 def stack(tensors, dim=0):
-    """Join same-shaped tensors along a new dimension (as ``torch.stack``)."""
+    """Join same-shaped tensors along a new dimension (as ``torch.stack``): cat of unsqueezed tensors."""
     tensors = [_as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
-    return F.Stack.apply(*tensors, axis=dim)
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: every tensor must have the same shape, got {sorted(shapes)}")
+    return cat([t.unsqueeze(dim) for t in tensors], dim=dim)
 
 
 def _as_tensor(x):
     """Tensors pass; arrays and numbers become constant Tensors."""
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _activations():
+    """Module 02, which owns the activation primitives behind ``x.relu()`` and friends."""
+    from tinytorch.core import activations
+    return activations
 
 
 def _operand(x):
@@ -457,6 +477,6 @@ def _keep(keepdims, keepdim):
     return keepdim if keepdim is not None else keepdims
 
 
-# Imported last: both modules need the Tensor class defined above.
-from tinytorch.core import autograd  # noqa: E402
-from tinytorch.core import functions as F  # noqa: E402
+# Imported last: the op modules need the Tensor class defined above.
+from tinytorch.core.function import autograd_engine  # noqa: E402
+from tinytorch.core.ops import arithmetic, elementwise, movement, reduction  # noqa: E402

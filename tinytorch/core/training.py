@@ -1,135 +1,20 @@
-"""Training: the loop that ties model, loss, optimizer and data together (module 07).
+"""Module 07: training, the loop that ties model, loss, optimizer and data together.
 
-``Trainer`` runs epochs and records a history; ``CosineSchedule`` sets the learning rate;
-``clip_grad_norm`` bounds the gradient; ``save_checkpoint`` / ``load_checkpoint`` store a
-run in a plain ``.npz`` file (no pickle) so it can be resumed bit for bit.
+``Trainer`` runs epochs and records a history. Its companions live one concept per file and
+are re-exported here: ``clip_grad_norm`` (``clip_grad.py``), ``CosineSchedule``
+(``schedules.py``) and ``save_checkpoint`` / ``load_checkpoint`` (``checkpoint.py``).
 """
 
-import copy
-import json
-import math
-import os
-import tempfile
 import time
-import zipfile
 
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.optimizers import grad_array
+from tinytorch.core.checkpoint import load_checkpoint, save_checkpoint
+from tinytorch.core.clip_grad import clip_grad_norm
+from tinytorch.core.schedules import CosineSchedule
 
-__all__ = [
-    "clip_grad_norm",
-    "CosineSchedule",
-    "Trainer",
-    "save_checkpoint",
-    "load_checkpoint",
-]
-
-
-# ----------------------------------------------------------------------------- gradients
-
-
-def clip_grad_norm(parameters, max_norm):
-    """Scale all gradients so their global L2 norm is at most ``max_norm``; return the norm before.
-
-    Same as ``torch.nn.utils.clip_grad_norm_``: the norm is taken over every gradient as if
-    concatenated into one vector, and the scale is ``max_norm / (norm + 1e-6)`` when below 1.
-    Parameters without a gradient are ignored. Gradients are replaced, not scaled in place,
-    so arrays shared between parameters are never scaled twice.
-    """
-    if max_norm < 0:
-        raise ValueError(f"invalid max_norm: {max_norm} (must be >= 0)")
-    params = [parameters] if hasattr(parameters, "grad") else list(parameters)
-    grads = [(p, grad_array(p)) for p in params]
-    grads = [(p, g) for p, g in grads if g is not None]
-    if not grads:
-        return 0.0
-    total = math.sqrt(sum(float(np.vdot(g, g)) for _, g in grads))
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        for p, g in grads:
-            _set_grad(p, g * np.asarray(coef, dtype=g.dtype))
-    return total
-
-
-def _set_grad(p, g):
-    """Store a new gradient array in the same form (ndarray or Tensor) the parameter uses."""
-    if p.grad is None or isinstance(p.grad, np.ndarray):
-        p.grad = g
-    else:
-        p.grad.data = g
-
-
-# ----------------------------------------------------------------------------- schedule
-
-
-class CosineSchedule:
-    """Linear warmup to ``max_lr``, then cosine decay to ``min_lr`` over ``total_steps``.
-
-    Counts optimizer steps (call ``step()`` after each ``optimizer.step()``; the Trainer does
-    this per batch). The learning rate at step ``s`` is::
-
-        s < warmup_steps:        max_lr * (s + 1) / warmup_steps
-        warmup_steps <= s < T:   min_lr + (max_lr - min_lr) * (1 + cos(pi * p)) / 2,
-                                 p = (s - warmup_steps) / (T - warmup_steps)
-        s >= T:                  min_lr
-
-    Warmup starts at ``max_lr / warmup_steps``, not 0, so no step is wasted. Construction
-    sets ``optimizer.lr = get_lr(0)``.
-
-    Args:
-        optimizer: any object with an ``lr`` attribute.
-        max_lr: peak learning rate, reached at the end of warmup.
-        min_lr: final learning rate at ``total_steps`` and after.
-        total_steps: steps over which warmup and decay happen (> 0).
-        warmup_steps: steps of linear warmup (0 to ``total_steps``).
-
-    Example::
-
-        >>> sched = CosineSchedule(opt, max_lr=1e-2, min_lr=1e-4, total_steps=1000, warmup_steps=50)
-        >>> opt.step(); sched.step()
-    """
-
-    def __init__(self, optimizer, max_lr, min_lr, total_steps, warmup_steps=0):
-        if total_steps <= 0:
-            raise ValueError(f"total_steps must be > 0, got {total_steps}")
-        if not 0 <= warmup_steps <= total_steps:
-            raise ValueError(f"warmup_steps must be in [0, total_steps={total_steps}], got {warmup_steps}")
-        if not 0 <= min_lr <= max_lr:
-            raise ValueError(f"need 0 <= min_lr <= max_lr, got min_lr={min_lr}, max_lr={max_lr}")
-        self.optimizer = optimizer
-        self.max_lr, self.min_lr = float(max_lr), float(min_lr)
-        self.total_steps, self.warmup_steps = int(total_steps), int(warmup_steps)
-        self.last_step = 0
-        optimizer.lr = self.get_lr(0)
-
-    def get_lr(self, step):
-        """Learning rate for optimizer step ``step`` (0-based)."""
-        if step < self.warmup_steps:
-            return self.max_lr * (step + 1) / self.warmup_steps
-        if step >= self.total_steps:
-            return self.min_lr
-        progress = (step - self.warmup_steps) / (self.total_steps - self.warmup_steps)
-        return self.min_lr + (self.max_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    def step(self):
-        """Advance one optimizer step and set the optimizer's learning rate for the next one."""
-        self.last_step += 1
-        self.optimizer.lr = self.get_lr(self.last_step)
-        return self.optimizer.lr
-
-    def state_dict(self):
-        """Return the step counter (the only state), e.g. for ``save_checkpoint(..., **extra)``."""
-        return {"last_step": self.last_step}
-
-    def load_state_dict(self, state_dict):
-        """Resume at a saved step and set the optimizer's learning rate to match."""
-        self.last_step = int(state_dict["last_step"])
-        self.optimizer.lr = self.get_lr(self.last_step)
-
-
-# ----------------------------------------------------------------------------- trainer
+__all__ = ["Trainer", "CosineSchedule", "clip_grad_norm", "save_checkpoint", "load_checkpoint", "format_epoch"]
 
 
 def _as_array(x):
@@ -162,9 +47,17 @@ class Trainer:
 
     Example::
 
-        >>> trainer = Trainer(model, Adam(model.parameters(), lr=1e-2), CrossEntropyLoss())
-        >>> history = trainer.fit(train_loader, epochs=10, val_loader=val_loader)
-        >>> history["val_acc"][-1]
+        >>> from tinytorch.core.dataloader import DataLoader, TensorDataset
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.losses import CrossEntropyLoss
+        >>> from tinytorch.core.optimizers import Adam
+        >>> x = np.array([[0.0, 1.0], [1.0, 0.0]] * 8, dtype=np.float32)
+        >>> y = np.array([0, 1] * 8)
+        >>> model = Linear(2, 2)
+        >>> trainer = Trainer(model, Adam(model.parameters(), lr=0.1), CrossEntropyLoss())
+        >>> history = trainer.fit(DataLoader(TensorDataset(x, y), batch_size=4), epochs=20, verbose=False)
+        >>> history["train_acc"][-1]
+        1.0
     """
 
     def __init__(self, model, optimizer, loss_fn, scheduler=None, grad_clip=None):
@@ -273,138 +166,3 @@ def _format_split(name, loss, acc):
     """``train loss 0.412 acc 88.1%`` (accuracy omitted when None)."""
     text = f"{name} loss {loss:.3f}"
     return text if acc is None else f"{text} acc {100 * acc:.1f}%"
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-_FORMAT = "tinytorch-checkpoint-1"
-_META = "__meta__"
-
-
-def save_checkpoint(path, model, optimizer=None, epoch=None, **extra):
-    """Write model parameters, optimizer state and extras to ``path`` as ``.npz`` (no pickle).
-
-    Arrays are stored as arrays (``model/<name>``, ``optim/<i>/<key>``, ``extra/<key>``);
-    scalars (hyperparameters, step counts, epoch, non-array extras) go in one JSON string.
-    Extras must be arrays or JSON-serializable. The file is written to a temporary name
-    and renamed, so an interrupted save never leaves a half-written checkpoint at ``path``.
-    """
-    arrays = {f"model/{k}": np.asarray(v) for k, v in model.state_dict().items()}
-    meta = {"format": _FORMAT, "epoch": epoch, "extra": {}, "optimizer": None}
-    if optimizer is not None:
-        meta["optimizer"] = _encode_optimizer(optimizer, arrays)
-    for key, value in extra.items():
-        if isinstance(value, np.ndarray):
-            arrays[f"extra/{key}"] = value
-        else:
-            meta["extra"][key] = value
-    try:
-        arrays[_META] = np.array(json.dumps(meta))
-    except TypeError as e:
-        raise TypeError(f"checkpoint extras must be arrays or JSON-serializable: {e}") from None
-    _atomic_savez(path, arrays)
-
-
-def _encode_optimizer(optimizer, arrays):
-    """Put optimizer state arrays into ``arrays``; return the scalar part as JSON-able data."""
-    sd = optimizer.state_dict()
-    scalars = {}
-    for i, state in sd["state"].items():
-        scalars[str(i)] = {}
-        for k, v in state.items():
-            if isinstance(v, np.ndarray):
-                arrays[f"optim/{i}/{k}"] = v
-            else:
-                scalars[str(i)][k] = v
-    hyper = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sd["hyper"].items()}
-    return {"class": type(optimizer).__name__, "hyper": hyper, "state": scalars}
-
-
-def _atomic_savez(path, arrays):
-    """``np.savez`` to exactly ``path`` (no ``.npz`` appended), via a temp file and rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ckpt-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def load_checkpoint(path, model, optimizer=None):
-    """Restore a checkpoint written by :func:`save_checkpoint`; return ``{"epoch": ..., **extra}``.
-
-    Raises FileNotFoundError for a missing file and ValueError for a corrupt file, missing or
-    unexpected parameter names, shape mismatches, or an optimizer of another class. Nothing
-    is modified unless every check passes.
-    """
-    arrays, meta = _read_checkpoint(path)
-    model_state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-    _check_model_state(path, model, model_state)
-    optim_state = None
-    if optimizer is not None:
-        optim_state = _decode_optimizer(path, optimizer, meta.get("optimizer"), arrays)
-    model.load_state_dict(model_state)
-    if optim_state is not None:
-        optimizer.load_state_dict(optim_state)
-    extras = dict(meta["extra"])
-    extras.update({k[len("extra/"):]: v for k, v in arrays.items() if k.startswith("extra/")})
-    return {"epoch": meta["epoch"], **extras}
-
-
-def _read_checkpoint(path):
-    """Read every array and the JSON metadata, turning low-level failures into clear errors."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-        meta = json.loads(str(arrays.pop(_META)))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path} is not a readable tinytorch checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a tinytorch checkpoint (format {meta.get('format')!r})")
-    return arrays, meta
-
-
-def _check_model_state(path, model, saved):
-    """Raise ValueError listing missing/unexpected names and shape mismatches."""
-    expected = {k: np.shape(v) for k, v in model.state_dict().items()}
-    missing = sorted(set(expected) - set(saved))
-    unexpected = sorted(set(saved) - set(expected))
-    wrong = [f"{k}: checkpoint {saved[k].shape} vs model {expected[k]}"
-             for k in expected if k in saved and saved[k].shape != expected[k]]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    if wrong:
-        problems.append("shape mismatch " + "; ".join(wrong))
-    if problems:
-        raise ValueError(f"checkpoint {path} does not match the model: " + ", ".join(problems))
-
-
-def _decode_optimizer(path, optimizer, meta, arrays):
-    """Rebuild an optimizer ``state_dict`` from the JSON scalars and ``optim/<i>/<key>`` arrays."""
-    name = type(optimizer).__name__
-    if meta is None:
-        raise ValueError(f"checkpoint {path} has no optimizer state to load into {name}")
-    if meta["class"] != name:
-        raise ValueError(f"checkpoint {path} holds {meta['class']} state, cannot load into {name}")
-    state = {int(i): dict(s) for i, s in meta["state"].items()}
-    for key, value in arrays.items():
-        if key.startswith("optim/"):
-            _, i, k = key.split("/", 2)
-            state.setdefault(int(i), {})[k] = value
-    sd = {"hyper": meta["hyper"], "state": state}
-    try:
-        copy.copy(optimizer).load_state_dict(sd)  # validate on a copy: a bad file changes nothing
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"checkpoint {path} does not match the optimizer: {e}") from None
-    return sd

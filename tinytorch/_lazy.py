@@ -1,0 +1,34 @@
+"""Lazy re-exports (PEP 562): a package names what it offers; each name loads on first use.
+
+This is what lets ``import tinytorch`` work for a tinytorch written only up to module N: a
+name whose module is not written yet fails when it is used, saying which file to write.
+"""
+
+import importlib
+import sys
+
+__all__ = ["lazy_exports"]
+
+
+def lazy_exports(package, exports):
+    """Return ``(__getattr__, __dir__, names)`` for ``package`` given ``{module: (name, ...)}``."""
+    home = {name: module for module, names in exports.items() for name in names}
+
+    def __getattr__(name):
+        module = home.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        try:
+            value = getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            path = module.replace(".", "/") + ".py"
+            raise AttributeError(f"{package}.{name} lives in {module}, which is not written yet ({path})") from None
+        setattr(sys.modules[package], name, value)  # cache: the next lookup is a plain attribute
+        return value
+
+    def __dir__():
+        return sorted(set(vars(sys.modules[package])) | set(home))
+
+    return __getattr__, __dir__, list(home)
