@@ -5,7 +5,8 @@ Four answers, each with the line a reader needs:
 - ``ready``;
 - ``absent``: its file is not written yet (the parts that need it are *locked*);
 - ``incomplete``: the file exists but lacks key names (also *locked*; the names are listed);
-- ``broken``: importing it raises (an *error*: the file and line that raised are named).
+- ``broken``: the file exists but importing it raises, for whatever reason, an import of a
+  file that is not written yet included (an *error*: the file and line that raised are named).
 
 This imports the reader's code, so it runs where that is safe: in a chapter's kernel, in
 ``tito``'s child processes, and (via :func:`probe`) in a child process for the Sphinx build.
@@ -59,12 +60,7 @@ def module_state(number: int) -> ModuleState:
         return ModuleState(number, ABSENT, f"not written yet: {mod.main_file}")
     try:
         imported = importlib.import_module(mod.import_path)
-    except ModuleNotFoundError as exc:
-        absent = exc.name or ""
-        if absent.startswith("tinytorch") and not (root / (absent.replace(".", "/") + ".py")).exists():
-            return ModuleState(number, ABSENT, f"{mod.import_path} imports {absent}, which is not written yet")
-        return ModuleState(number, BROKEN, blame(exc, root).summary())
-    except Exception as exc:  # the reader's import-time error is a verdict, not a crash
+    except Exception as exc:  # written but raising on import (even for a missing file it imports): broken
         return ModuleState(number, BROKEN, blame(exc, root).summary())
     lacking = [name for name in mod.names if not hasattr(imported, name)]
     if lacking:

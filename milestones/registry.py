@@ -127,6 +127,12 @@ def _range(first: int, last: int) -> tuple[int, ...]:
     return tuple(range(first, last + 1))
 
 
+def _backprop(key: str) -> Criterion:
+    """The judge grades backpropagation itself: a wrong gradient can still train a small model."""
+    return Criterion(key, "max relative error of your gradients vs float64 finite differences, every parameter",
+                     "<=", 1e-3)
+
+
 SCAFFOLDING = ("tinytorch/__init__.py", "tinytorch/_lazy.py", "tinytorch/functional.py",
                "tinytorch/core/__init__.py", "tinytorch/perf/__init__.py")
 
@@ -191,6 +197,7 @@ MILESTONES: tuple[Milestone, ...] = (
                 Criterion("loss_error", "|loss - numpy recomputation|", "<=", 1e-6),
             )),
             Part(2, "Training", _range(1, 8), (
+                _backprop("backprop_error"),
                 Criterion("train_accuracy", "accuracy on the two clusters after training", ">=", 0.95),
             )),
         ),
@@ -206,6 +213,7 @@ MILESTONES: tuple[Milestone, ...] = (
                 Criterion("sweep_best_accuracy", "best XOR accuracy of any single linear unit in the sweep", "<=", 0.75),
             )),
             Part(2, "Training", _range(1, 8), (
+                _backprop("backprop_error"),
                 Criterion("trained_accuracy", "XOR accuracy of a trained single-layer perceptron", "<=", 0.75),
             )),
         ),
@@ -218,9 +226,11 @@ MILESTONES: tuple[Milestone, ...] = (
         "Rumelhart, Hinton and Williams: backpropagation trains hidden layers.",
         parts=(
             Part(1, "XOR with a hidden layer", _range(1, 8), (
+                _backprop("xor_backprop_error"),
                 Criterion("xor_accuracy", "XOR accuracy, worst over all seeds tried", ">=", 1.0),
             )),
             Part(2, "TinyDigits", _range(1, 8), (
+                _backprop("digits_backprop_error"),
                 Criterion("tinydigits_test_accuracy", "TinyDigits test accuracy", ">=", 0.85),
             )),
         ),
@@ -233,6 +243,7 @@ MILESTONES: tuple[Milestone, ...] = (
         "LeCun's LeNet: convolutions share weights across space.",
         parts=(
             Part(1, "LeNet on TinyDigits", _range(1, 9), (
+                _backprop("cnn_backprop_error"),
                 Criterion("cnn_test_accuracy", "TinyDigits test accuracy of the CNN", ">=", 0.90),
             )),
         ),

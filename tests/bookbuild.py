@@ -24,6 +24,7 @@ HOST_SETTINGS = ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC", "TINYTORCH_DATA_DIR",
 
 def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
     """Copy the book's sources; keep only the given milestone chapters (all when None)."""
+    target.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
@@ -54,3 +55,22 @@ def break_file(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{path.name} no longer contains {old!r}; update the sabotage in this test"
     path.write_text(text.replace(old, new, 1))
+
+
+def records(book: Path) -> dict[tuple[str, str], dict]:
+    """Every criterion record a build of ``book`` wrote, keyed by (milestone id, criterion key)."""
+    import json
+
+    found = {}
+    for path in (book / "_build" / "results").glob("*/*.json"):
+        for key, entry in json.loads(path.read_text()).items():
+            found[(entry["milestone"], key)] = entry
+    return found
+
+
+def cut_after(book: Path, last: int) -> None:
+    """Delete the files of modules after ``last`` from a book copy's tinytorch (nothing else is edited)."""
+    for mod in registry.MODULES:
+        if mod.number > last:
+            for path in mod.files:
+                (book / path).unlink(missing_ok=True)

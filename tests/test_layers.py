@@ -254,3 +254,9 @@ def test_models_deepcopy_and_pickle():
         np.testing.assert_array_equal(clone[0].weight.data, model[0].weight.data)
         assert isinstance(clone[0].weight, Parameter) and clone[0].weight.requires_grad
         assert [n for n, _ in clone.named_parameters()] == ["0.weight", "0.bias"]
+
+
+@pytest.mark.parametrize("args", [(-1, 2), (2, -3), (2.5, 2), (True, 2)])
+def test_linear_refuses_sizes_that_are_not_non_negative_integers(args):
+    with pytest.raises(ValueError, match="Linear: (in|out)_features must be a non-negative integer"):
+        Linear(*args)

@@ -117,3 +117,18 @@ def test_bce_rejects_non_probabilities_and_shape_mismatch():
 def test_unknown_reduction_raises():
     with pytest.raises(ValueError, match="reduction must be one of"):
         CrossEntropyLoss(reduction="avg")
+
+
+@pytest.mark.parametrize("loss, prediction, target", [
+    (MSELoss(), np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32)),
+    (BinaryCrossEntropyLoss(), np.zeros((0, 1), np.float32), np.zeros((0, 1), np.float32)),
+    (CrossEntropyLoss(), np.zeros((0, 3), np.float32), np.zeros(0, np.int64)),
+])
+def test_an_empty_batch_is_the_same_clear_error_for_every_loss(loss, prediction, target):
+    with pytest.raises(ValueError, match="empty batch"):
+        loss(Tensor(prediction), target if target.dtype.kind == "i" else Tensor(target))
+
+
+def test_bce_refuses_targets_outside_zero_one():
+    with pytest.raises(ValueError, match=r"BinaryCrossEntropyLoss: targets must lie in \[0, 1\], got values in \[0, 2\]"):
+        BinaryCrossEntropyLoss()(Tensor([0.5, 0.5]), Tensor([0.0, 2.0]))

@@ -196,3 +196,15 @@ def test_errors(make, match):
     params = [Tensor(np.ones(2, dtype=np.float32), requires_grad=True)]
     with pytest.raises(ValueError, match=match):
         make(params)
+
+
+@pytest.mark.parametrize("make, error, says", [
+    (lambda p: SGD(p, lr=float("nan")), ValueError, "invalid learning rate: nan"),
+    (lambda p: SGD(p, lr=float("inf")), ValueError, "invalid learning rate: inf"),
+    (lambda p: Adam(p, lr="0.1"), TypeError, "invalid learning rate: '0.1' is a str, not a number"),
+    (lambda p: Adam(p, betas=(0.9, "x")), ValueError, "invalid betas"),
+    (lambda p: SGD(p, lr=0.1, momentum=-1), ValueError, "invalid momentum: -1"),
+])
+def test_bad_hyperparameters_are_one_clear_error(make, error, says):
+    with pytest.raises(error, match=says):
+        make([Tensor(np.zeros(2), requires_grad=True)])

@@ -263,3 +263,16 @@ def test_cat_and_stack_of_nothing_are_clear_errors():
         cat([])
     with pytest.raises(ValueError, match="stack: expected a non-empty"):
         stack([])
+
+
+def test_empty_reductions_are_clear_errors_naming_the_op_and_shape():
+    with pytest.raises(ValueError, match=r"mean: cannot average an empty tensor \(shape \(0,\)\)"):
+        Tensor(np.zeros(0, np.float32)).mean()
+    with pytest.raises(ValueError, match=r"max: cannot reduce an empty tensor \(shape \(0,\)\)"):
+        Tensor([]).max()
+    assert Tensor(np.zeros((0, 3), np.float32)).sum(axis=0).shape == (3,)  # an empty sum is 0, as NumPy
+
+
+def test_an_out_of_range_axis_names_the_op():
+    with pytest.raises(ValueError, match="sum: axis 2 is out of range for a tensor with 2 dimensions"):
+        Tensor(np.zeros((2, 3))).sum(axis=2)

@@ -8,6 +8,7 @@ a training run can be checkpointed and resumed bit for bit.
 """
 
 import math
+import numbers
 
 import numpy as np
 
@@ -23,9 +24,11 @@ def grad_array(p):
 
 
 def _check_nonnegative(name, value):
-    """Reject negative hyperparameters early, with the offending value in the message."""
-    if value < 0:
-        raise ValueError(f"invalid {name}: {value} (must be >= 0)")
+    """Reject hyperparameters that are not finite numbers >= 0, with the offending value in the message."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"invalid {name}: {value!r} is a {type(value).__name__}, not a number")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"invalid {name}: {value} (must be a finite number >= 0)")
 
 
 class Optimizer:
@@ -173,8 +176,10 @@ class SGD(Optimizer):
 
 def _check_betas(betas):
     """Betas are decay rates of running averages: each must lie in [0, 1)."""
-    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-        raise ValueError(f"invalid betas {betas}: need two values in [0, 1)")
+    betas = tuple(betas)
+    numeric = all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)
+    if len(betas) != 2 or not numeric or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"invalid betas {betas!r}: need two numbers in [0, 1)")
     return tuple(float(b) for b in betas)
 
 
