@@ -96,3 +96,89 @@ def image_grid(images, captions: list[str], columns: int = 8, title: str = "", s
     fig.tight_layout()
     fig.subplots_adjust(hspace=0.45)  # tight_layout leaves captions touching the row above
     return fig
+
+
+def hidden_unit_lines(ax, w1, b1, points, labels, low: float = -0.6, high: float = 1.6) -> None:
+    """Input space of a 2-input network: the line each hidden unit draws (w . x + b = 0) and the points."""
+    points, labels = as_array(points), as_array(labels).astype(int)
+    xs = np.linspace(low, high, 2)
+    corners = np.array([[low, low], [low, high], [high, low], [high, high]])
+    line_colours = ("tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:olive", "tab:gray")
+    for unit, ((a, b), c) in enumerate(zip(w1, b1)):
+        label = f"hidden unit {unit + 1}"
+        if len(set(np.sign(corners @ np.array([a, b]) + c))) == 1:
+            label += " (line outside this view)"
+        style = dict(lw=2, ls="--", color=line_colours[unit % len(line_colours)], label=label)
+        if abs(b) > 1e-6:   # the line a x1 + b x2 + c = 0, drawn as x2 = -(a x1 + c) / b
+            ax.plot(xs, -(a * xs + c) / b, **style)
+        else:
+            ax.axvline(-c / a, **style)
+    for label, colour in enumerate(CLASS_COLOURS):
+        chosen = labels == label
+        ax.scatter(*points[chosen].T, s=80, c=colour, edgecolors="k", zorder=3, label=f"class {label}")
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.set_title("Input space: each hidden unit draws one line")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=3)
+
+
+def hidden_space(ax, hidden, logits, w2, points, labels) -> None:
+    """The points as the hidden layer re-describes them, seen along the output unit's weights.
+
+    Hidden space, viewed along the output unit's weight vector: the horizontal axis is the output
+    logit w2 . h + b2 (its decision boundary is the line logit = 0), the vertical axis is the
+    direction in which the 4 hidden vectors spread most, among those orthogonal to w2.
+    """
+    points, labels = as_array(points), as_array(labels).astype(int)
+    direction = w2 / np.linalg.norm(w2)
+    rest = hidden - np.outer(hidden @ direction, direction)
+    rest -= rest.mean(axis=0)
+    spread = np.linalg.svd(rest, full_matrices=False)[2][0]
+    across = rest @ spread
+    for label, colour in enumerate(CLASS_COLOURS):
+        chosen = labels == label
+        ax.scatter(logits[chosen], across[chosen], s=80, c=colour, edgecolors="k", zorder=3,
+                   label=f"class {label}")
+    for point, z, v in zip(points, logits, across):
+        ax.annotate(f"({point[0]:.0f}, {point[1]:.0f})", (z, v), textcoords="offset points", xytext=(6, 6), fontsize=9)
+    ax.axvline(0.0, color="k", lw=1.5, label="output unit's boundary")
+    ax.set_xlim(-1.3 * abs(logits).max(), 1.3 * abs(logits).max())
+    ax.set_ylim(-1.5 * abs(across).max() - 0.1, 1.5 * abs(across).max() + 0.1)
+    ax.set_xlabel("output logit $w_2 \\cdot h + b_2$")
+    ax.set_ylabel("hidden-space direction orthogonal to $w_2$")
+    ax.set_title("Hidden space: the classes are now linearly separable")
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
+
+
+def feature_maps(image, maps: dict[str, np.ndarray], title: str = "", columns: int = 16):
+    """One input image, then each stage's feature maps in a row (one colour scale per stage: bright = strong)."""
+    image = as_array(image)
+    fig, axes = plt.subplots(len(maps) + 1, columns, figsize=(12, 1.2 * (len(maps) + 1)), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].imshow(image, cmap="gray_r")
+    axes[0, 0].set_title(title, fontsize=9, loc="left")
+    for row, (name, stack) in enumerate(maps.items(), start=1):
+        stack = as_array(stack)
+        for channel, fmap in enumerate(stack[:columns]):
+            axes[row, channel].imshow(fmap, cmap="viridis", vmin=0, vmax=stack.max())
+        axes[row, 0].set_title(f"{name}: {stack.shape[0]} maps of {stack.shape[1]}x{stack.shape[2]}",
+                               fontsize=9, loc="left")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.94, bottom=0.01, wspace=0.1, hspace=0.45)
+    return fig
+
+
+def boundary_history(ax, boundaries, points, labels, predict, circled=(), title: str = "") -> None:
+    """Every (w, b) line a learning rule went through (grey) over the final boundary, circling some points."""
+    points = as_array(points)
+    decision_boundary(ax, predict, points, labels, title=title)
+    low, high = points.min(axis=0) - 0.6, points.max(axis=0) + 0.6  # the plotted area
+    xs = np.array([low[0], high[0]])
+    for w, b in boundaries:
+        ax.plot(xs, -(w[0] * xs + b) / w[1], color="grey", linewidth=0.6, alpha=0.6)
+    circled = np.asarray(circled, dtype=int)
+    ax.scatter(points[circled, 0], points[circled, 1], s=200, facecolors="none", edgecolors="k", linewidths=1.5)
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
