@@ -177,7 +177,7 @@ def layer_norm_fused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5)
 # ----------------------------------------------------------------------------- softmax + cross-entropy
 
 def _targets(targets, logits_shape) -> np.ndarray:
-    y = np.asarray(getattr(targets, "data", targets))
+    y = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if y.ndim != 1 or y.shape[0] != logits_shape[0] or y.dtype.kind not in "iu":
         raise ValueError(f"softmax_cross_entropy: targets must be ({logits_shape[0]},) integers, "
                          f"got shape {y.shape} dtype {y.dtype}")

@@ -508,9 +508,9 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
     teacher = teacher - teacher.max(axis=-1, keepdims=True)
     log_p_teacher = teacher - np.log(np.exp(teacher).sum(axis=-1, keepdims=True))
     dtype = student_logits.dtype
-    p_teacher = Tensor(np.exp(log_p_teacher).astype(dtype))
+    p_teacher = Tensor(np.exp(log_p_teacher), dtype=dtype)
     log_p_student = (student_logits * (1.0 / temperature)).log_softmax(dim=-1)
-    soft = (p_teacher * (Tensor(log_p_teacher.astype(dtype)) - log_p_student)).sum(dim=-1).mean()
+    soft = (p_teacher * (Tensor(log_p_teacher, dtype=dtype) - log_p_student)).sum(dim=-1).mean()
     soft = soft * (alpha * temperature ** 2)
     if alpha == 1.0:
         return soft

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinytorch.core.tensor import Tensor
+
 __all__ = ["KVCache", "CacheOverflowError"]
 
 
@@ -105,7 +107,7 @@ class KVCache:
         Returns:
             (k_all, v_all): read-only views (B, H, length + T_new, D) of the storage.
         """
-        k, v = np.asarray(getattr(k, "data", k)), np.asarray(getattr(v, "data", v))
+        k, v = (np.asarray(a.data if isinstance(a, Tensor) else a) for a in (k, v))
         t_new = self._check(layer, k, v)
         end = self.length + t_new
         self.keys[layer, :, :, self.length:end] = k

@@ -103,7 +103,7 @@ def _nbytes(value) -> int:
     """Bytes of a tensor/array output (tuples and lists summed); 0 for anything else."""
     if isinstance(value, (tuple, list)):
         return sum(_nbytes(v) for v in value)
-    data = getattr(value, "data", value)
+    data = value.data if isinstance(value, Tensor) else value
     return int(data.nbytes) if isinstance(data, np.ndarray) else 0
 
 
