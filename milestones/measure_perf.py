@@ -169,3 +169,22 @@ def describe(model) -> str:
     lines.append("total: " + ", ".join(f"{k} {v:,} B" for k, v in bytes_by_dtype(model).items())
                  + f" = {model_bytes(model):,} bytes")
     return "\n".join(lines)
+
+
+def same_tokens(expected, actual) -> bool:
+    """True when two generations are the same integer token ids, shape and values."""
+    a, b = (np.asarray(t if isinstance(t, np.ndarray) else getattr(t, "data", t)) for t in (expected, actual))
+    return a.shape == b.shape and a.dtype.kind in "iu" and b.dtype.kind in "iu" and bool(np.array_equal(a, b))
+
+
+def benchmark_speedup(comparison, baseline: str, candidate: str, min_runs: int = 5) -> float:
+    """Speedup of ``candidate`` over ``baseline`` recomputed from a reader's Benchmark's raw times.
+
+    The medians are taken here from the recorded per-run times (not the reader's summary),
+    and each side must have at least ``min_runs`` runs.
+    """
+    times = {name: np.asarray(comparison.results[name].times, dtype=np.float64) for name in (baseline, candidate)}
+    short = {name: len(t) for name, t in times.items() if len(t) < min_runs}
+    if short:
+        raise ValueError(f"benchmark_speedup: need at least {min_runs} timed runs each, got {short}")
+    return float(np.median(times[baseline]) / np.median(times[candidate]))

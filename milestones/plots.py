@@ -96,3 +96,29 @@ def image_grid(images, captions: list[str], columns: int = 8, title: str = "", s
     fig.tight_layout()
     fig.subplots_adjust(hspace=0.45)  # tight_layout leaves captions touching the row above
     return fig
+
+
+def lines(ax, x, series: dict[str, list[float]], xlabel: str = "", ylabel: str = "", title: str = "",
+          marker: str = "o") -> None:
+    """Several named series against one x axis (e.g. accuracy against sparsity, one line per model)."""
+    for name, values in series.items():
+        ax.plot(x, as_array(values), marker=marker, markersize=4, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
+def agreement(ax, reference, other, title: str = "", xlabel: str = "float32 logit",
+              ylabel: str = "int8 logit") -> None:
+    """Scatter one model's outputs against another's, with the line y = x they should lie on."""
+    reference, other = as_array(reference).ravel(), as_array(other).ravel()
+    ax.scatter(reference, other, s=4, alpha=0.4)
+    low, high = min(reference.min(), other.min()), max(reference.max(), other.max())
+    ax.plot([low, high], [low, high], color="k", lw=1, ls="--", label="y = x")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)

@@ -148,3 +148,27 @@ def test_the_probe_never_imports_tinytorch():
 def test_describe_lists_arrays_and_totals():
     text = measure_perf.describe(quantize_model(lenet(), calibration()))
     assert "int8" in text and "0.weight" in text and "total:" in text
+
+
+def test_same_tokens_needs_equal_integer_ids_of_equal_shape():
+    ids = np.array([[1, 2, 3]])
+    assert measure_perf.same_tokens(ids, Tensor(ids.copy()))
+    assert not measure_perf.same_tokens(ids, np.array([[1, 2, 4]]))
+    assert not measure_perf.same_tokens(ids, np.array([[1, 2, 3, 4]]))
+    assert not measure_perf.same_tokens(ids, ids.astype(np.float32))  # logits are not tokens
+
+
+def test_benchmark_speedup_recomputes_medians_from_the_raw_times():
+    from tinytorch.perf.benchmarking import BenchmarkResult, Comparison
+
+    class Lying(BenchmarkResult):
+        @property
+        def median(self):
+            return 1e-9  # a reader's summary cannot inflate the graded speedup
+
+    slow = BenchmarkResult("slow", [10.0, 12.0, 11.0, 50.0, 9.0])
+    fast = Lying("fast", [2.0, 1.0, 2.0, 3.0, 2.0])
+    assert measure_perf.benchmark_speedup(Comparison({"slow": slow, "fast": fast}), "slow", "fast") == 5.5
+    few = Comparison({"slow": slow, "fast": BenchmarkResult("fast", [1.0, 1.0])})
+    with pytest.raises(ValueError, match="at least 5 timed runs"):
+        measure_perf.benchmark_speedup(few, "slow", "fast")
