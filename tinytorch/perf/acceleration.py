@@ -95,20 +95,37 @@ def gelu_unfused(x: Tensor) -> Tensor:
 
 
 class FusedGELU(Function):
-    """GELU (tanh form) as one primitive: forward and its derivative written out."""
+    """GELU (tanh form) as one primitive: forward and its derivative written out, computed in
+    place in two scratch arrays (the unfused chain allocates a new array at every step)."""
 
     @staticmethod
     def forward(ctx, x):
-        t = np.tanh(_GELU_C * (x + _GELU_A * x * x * x))
+        t = x * x                      # t = tanh(c (x + a x^3)), built in place
+        t *= _GELU_A
+        t += 1.0
+        t *= x
+        t *= _GELU_C
+        np.tanh(t, out=t)
+        out = t + 1.0
+        out *= x
+        out *= 0.5
         ctx.save_for_backward(x, t)
-        return 0.5 * x * (1.0 + t)
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
         x, t = ctx.saved_tensors
-        # d/dx [0.5 x (1 + t)] = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2)
-        du = _GELU_C * (1.0 + 3.0 * _GELU_A * x * x)
-        return grad_output * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du)
+        # d/dx [0.5 x (1 + t)] = 0.5 (1 + t + x (1 - t^2) c (1 + 3 a x^2))
+        grad = x * x
+        grad *= 3.0 * _GELU_A * _GELU_C
+        grad += _GELU_C
+        grad *= x
+        grad *= 1.0 - t * t
+        grad += t
+        grad += 1.0
+        grad *= 0.5
+        grad *= grad_output
+        return grad
 
 
 def gelu_fused(x: Tensor) -> Tensor:
@@ -137,26 +154,36 @@ class FusedLayerNorm(Function):
 
     Backward, with xhat = (x - mean) * rstd and dxhat = g * weight (means over the last dim):
     dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)); dweight = sum(g * xhat);
-    dbias = sum(g) (sums over every leading dimension).
+    dbias = sum(g) (sums over every leading dimension). Computed in place where possible, with
+    ``einsum`` for the row sums of products (no temporary array for the product).
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias, eps=1e-5):
-        mean = x.mean(axis=-1, keepdims=True)
-        centred = x - mean
-        rstd = 1.0 / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + eps)
-        xhat = centred * rstd
+        xhat = x - x.mean(axis=-1, keepdims=True)
+        var = np.einsum("...i,...i->...", xhat, xhat)[..., None]   # sum of squares, no temporary
+        var /= x.shape[-1]
+        var += eps
+        rstd = np.reciprocal(np.sqrt(var, out=var), out=var)
+        xhat *= rstd
         ctx.save_for_backward(xhat, rstd, weight)
-        return xhat * weight + bias
+        out = xhat * weight
+        out += bias
+        return out
 
     @staticmethod
     def backward(ctx, grad_output):
         xhat, rstd, weight = ctx.saved_tensors
-        lead = tuple(range(grad_output.ndim - 1))
+        rows = grad_output.reshape(-1, xhat.shape[-1])      # every leading dimension as one
         dxhat = grad_output * weight
-        dx = rstd * (dxhat - dxhat.mean(axis=-1, keepdims=True)
-                     - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True))
-        return dx, (grad_output * xhat).sum(axis=lead), grad_output.sum(axis=lead)
+        mean_dxhat = dxhat.mean(axis=-1, keepdims=True)
+        mean_dxhat_xhat = np.einsum("...i,...i->...", dxhat, xhat)[..., None] / xhat.shape[-1]
+        dx = dxhat
+        dx -= mean_dxhat
+        dx -= xhat * mean_dxhat_xhat
+        dx *= rstd
+        grad_weight = np.einsum("ni,ni->i", rows, xhat.reshape(rows.shape))
+        return dx, grad_weight, rows.sum(axis=0)
 
 
 def layer_norm_fused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
