@@ -294,6 +294,16 @@ EXTRAS: tuple[Milestone, ...] = (
         parts=(Part(1, "CIFAR-10", _range(1, 9), ()),),
         extra=True,
     ),
+    Milestone(
+        "compression", "compression", "How small can it get?", 2015, "milestones/extras/2015_compression.md",
+        "Deep compression and distillation: milestone 03's MLP made 2x to 50x smaller, accuracy measured at every size.",
+        parts=(Part(1, "Compression frontier", _range(1, 9) + _range(14, 16), (
+            Criterion("ratio_within_1_point", "largest reduction (float32 bytes / stored bytes) of a variant "
+                      "losing at most 1 point of test accuracy", ">=", 10.0),
+            Criterion("best_accuracy_at_16x", "best test accuracy of a variant at least 16x smaller", ">=", 0.92),
+        )),),
+        extra=True,
+    ),
 )
 
 ALL_MILESTONES: tuple[Milestone, ...] = MILESTONES + EXTRAS
