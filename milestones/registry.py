@@ -143,13 +143,15 @@ MODULES: tuple[Module, ...] = (
            ("LayerNorm", "TransformerBlock", "GPT")),
     Module(14, "profiling", "Profiling", "tinytorch.perf.profiling", ("Profiler",)),
     Module(15, "quantization", "Quantization", "tinytorch.perf.quantization",
-           ("quantize_int8", "dequantize_int8", "QuantizedLinear")),
+           ("quantize_int8", "dequantize_int8", "QuantizedLinear", "QuantizedConv2d", "quantize_model")),
     Module(16, "compression", "Compression", "tinytorch.perf.compression",
-           ("magnitude_prune", "structured_prune")),
+           ("magnitude_prune", "structured_prune", "distillation_loss", "low_rank_linear", "sparsify_model")),
     Module(17, "memoization", "Memoization (KV cache)", "tinytorch.perf.memoization", ("KVCache",)),
-    Module(18, "acceleration", "Acceleration", "tinytorch.perf.acceleration", ()),
+    Module(18, "acceleration", "Acceleration", "tinytorch.perf.acceleration",
+           ("matmul_loops", "conv2d_im2col", "gelu_fused", "layer_norm_fused", "softmax_cross_entropy_fused",
+            "kernel_pairs")),
     Module(19, "benchmarking", "Benchmarking", "tinytorch.perf.benchmarking",
-           ("Benchmark", "BenchmarkResult")),
+           ("Benchmark", "BenchmarkResult", "pareto_frontier", "time_to_quality")),
 )
 
 MILESTONES: tuple[Milestone, ...] = (

@@ -310,7 +310,8 @@ def time_to_quality(train_epoch: Callable[[], object], evaluate: Callable[[], fl
 
 def plot_pareto(points: list[dict], x: str = "bytes", y: str = "accuracy", colour: str | None = "latency",
                 maximize: tuple[str, ...] = ("accuracy",), minimize: tuple[str, ...] = ("latency", "bytes"),
-                ax=None, title: str = "", xlabel: str | None = None, ylabel: str | None = None):
+                ax=None, title: str = "", xlabel: str | None = None, ylabel: str | None = None,
+                colour_label: str | None = None):
     """Scatter ``y`` against ``x`` (log x), coloured by ``colour``, Pareto-optimal points ringed and labelled."""
     import matplotlib.pyplot as plt
 
@@ -323,10 +324,11 @@ def plot_pareto(points: list[dict], x: str = "bytes", y: str = "accuracy", colou
     on_front = np.array([id(p) in front for p in points])
     ax.scatter(xs[on_front], ys[on_front], s=180, facecolors="none", edgecolors="tab:red", linewidths=1.5,
                zorder=2, label="Pareto-optimal")
-    for p, px, py in zip(points, xs, ys):
-        ax.annotate(str(p.get("name", "")), (px, py), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    for i, (p, px, py) in enumerate(zip(points, xs, ys)):   # alternate above/below so neighbours stay legible
+        ax.annotate(str(p.get("name", "")), (px, py), textcoords="offset points", xytext=(7, 5 if i % 2 else -11),
+                    fontsize=8)
     if colour:
-        ax.figure.colorbar(scatter, ax=ax, label=colour)
+        ax.figure.colorbar(scatter, ax=ax, label=colour_label or colour)
     ax.set_xscale("log")
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
