@@ -267,8 +267,8 @@ def _forward_backward(fn):
     def run(*arrays, **kwargs):
         leaves = [Tensor(a, requires_grad=True) if np.asarray(a).dtype.kind == "f" else a for a in arrays]
         out = fn(*leaves, **kwargs)
-        seed = np.random.default_rng(0).standard_normal(out.shape).astype(out.dtype)
-        out.backward(seed)
+        upstream = np.cos(np.arange(out.data.size)).reshape(out.shape).astype(out.dtype)  # fixed, uneven
+        out.backward(upstream)
         return (out.data,) + tuple(leaf.grad for leaf in leaves if isinstance(leaf, Tensor))
     return run
 

@@ -16,8 +16,10 @@ bias is 1 FLOP per output element. Only the layers that do matrix work are count
   output pixels, each ``2 * C_in * kh * kw`` (+ 1 bias);
 * attention (any module whose class name contains "Attention", recognised by duck typing
   because the attention module comes later, in module 12): the two batched matmuls
-  ``Q K^T`` and ``A V`` on an input (B, T, C), ``2 * (2 * B * T * T * C)``; its projections
-  are Linear layers inside it and are counted as such.
+  ``Q K^T`` and ``A V`` on an input (B, T, C), ``2 * (2 * B * T * T * C)``, or with keys of
+  length S passed as its second argument, ``2 * (2 * B * T * S * C)``; its projections are
+  Linear layers inside it and are counted as such. (Keys read from a KV cache inside the
+  module are not visible to this count.)
 
 Elementwise layers (activations, pooling, reshapes, dropout, softmax) count 0: they are
 cheap next to the matmuls, and memory-bound rather than compute-bound. Layers are
