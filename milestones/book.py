@@ -64,6 +64,11 @@ def python_path(tinytorch_at: Path, book_root: Path = registry.BOOK_ROOT) -> str
     return os.pathsep.join(dict.fromkeys(paths))
 
 
+# The chapters' matrices are small: one BLAS thread is faster than two fighting over 2 cores,
+# and it makes timings (KV-cache speedups, benchmarks) repeatable. Same threads as `make bench`.
+ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def verbose() -> bool:
     """``VERBOSE=1``: print the kernels' raw tracebacks and logs too (they always go to _build/execution.log)."""
     return os.environ.get("VERBOSE", "0").lower() not in ("", "0", "false", "no")
@@ -88,6 +93,7 @@ def prepare(book_root: Path = registry.BOOK_ROOT) -> BookSettings:
     if settings.strict and settings.results_dir.exists():
         shutil.rmtree(settings.results_dir)
     os.environ["PYTHONPATH"] = python_path(root, book_root)
+    os.environ.update(ONE_BLAS_THREAD)
     os.environ["IPYTHONDIR"] = str(_quiet_ipython(build / "ipython"))
     os.environ["TINYTORCH_RESULTS_DIR"] = str(settings.results_dir)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"

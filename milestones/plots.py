@@ -182,3 +182,29 @@ def boundary_history(ax, boundaries, points, labels, predict, circled=(), title:
     ax.scatter(points[circled, 0], points[circled, 1], s=200, facecolors="none", edgecolors="k", linewidths=1.5)
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
+
+
+def lines(ax, x, series: dict[str, list[float]], xlabel: str = "", ylabel: str = "", title: str = "",
+          marker: str = "o") -> None:
+    """Several named series against one x axis (e.g. accuracy against sparsity, one line per model)."""
+    for name, values in series.items():
+        ax.plot(x, as_array(values), marker=marker, markersize=4, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
+def agreement(ax, reference, other, title: str = "", xlabel: str = "float32 logit",
+              ylabel: str = "int8 logit") -> None:
+    """Scatter one model's outputs against another's, with the line y = x they should lie on."""
+    reference, other = as_array(reference).ravel(), as_array(other).ravel()
+    ax.scatter(reference, other, s=4, alpha=0.4)
+    low, high = min(reference.min(), other.min()), max(reference.max(), other.max())
+    ax.plot([low, high], [low, high], color="k", lw=1, ls="--", label="y = x")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)

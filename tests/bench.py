@@ -262,6 +262,64 @@ def chapter_seconds(stone) -> tuple[float, int]:
     return time.perf_counter() - start, result.returncode
 
 
+# ------------------------------------------------------------------ optimizations (milestone 06, modules 15-18)
+
+def digit_models():
+    """Milestone 03's MLP and milestone 04's CNN (seeded, untrained: speed does not depend on the weights)."""
+    from tinytorch.core.spatial import Conv2d, MaxPool2d
+    tinytorch.manual_seed(0)
+    mlp = tinytorch.Sequential(tinytorch.Flatten(), tinytorch.Linear(64, 128), tinytorch.ReLU(), tinytorch.Linear(128, 10))
+    cnn = tinytorch.Sequential(Conv2d(1, 6, 3, padding=1), tinytorch.ReLU(), MaxPool2d(2), Conv2d(6, 16, 3, padding=1),
+                               tinytorch.ReLU(), MaxPool2d(2), tinytorch.Flatten(), tinytorch.Linear(64, 10))
+    return {"MLP 64-128-10": mlp, "CNN (LeNet-style)": cnn}
+
+
+def inference(model, x):
+    def step():
+        with tinytorch.no_grad():
+            model(x)
+    return step
+
+
+def int8_rows() -> None:
+    """int8 vs float32 inference on 200 TinyDigits-sized images (NumPy has no int8 BLAS)."""
+    from tinytorch.perf.quantization import model_nbytes, quantize_model
+    images = np.random.default_rng(0).random((200, 1, 8, 8), dtype=np.float32)
+    x = tinytorch.Tensor(images)
+    for name, model in digit_models().items():
+        int8 = quantize_model(model, images[:100])
+        fp32_ms, int8_ms = best_ms(inference(model, x), number=10), best_ms(inference(int8, x), number=10)
+        print(f"{name + ' forward, 200 images':<40} float32 {fp32_ms:7.3f} ms  int8 {int8_ms:7.3f} ms  "
+              f"int8/float32 {int8_ms / fp32_ms:5.2f}x  bytes {model_nbytes(int8) / model_nbytes(model):.0%}")
+
+
+def sparse_rows() -> None:
+    """A pruned 512x512 Linear on a batch of 64: dense BLAS vs CSR (nonzeros only) vs bitmask (rebuilt dense)."""
+    from tinytorch.perf.compression import SparseLinear, magnitude_prune
+    x = tinytorch.Tensor(np.random.default_rng(0).random((64, 512), dtype=np.float32))
+    for amount in (0.5, 0.9, 0.99):
+        tinytorch.manual_seed(0)
+        dense = tinytorch.Linear(512, 512)
+        magnitude_prune(dense, amount)
+        csr, bitmask = SparseLinear.from_dense(dense, "csr"), SparseLinear.from_dense(dense, "bitmask")
+        times = {label: best_ms(inference(layer, x), number=10) for label, layer in
+                 (("dense", dense), ("csr", csr), ("bitmask", bitmask))}
+        nbytes = dense.weight.data.nbytes + dense.bias.data.nbytes
+        print(f"{f'Linear 512x512 pruned {amount:.0%}, batch 64':<40} "
+              + "  ".join(f"{k} {v:7.3f} ms" for k, v in times.items())
+              + f"  bytes csr {csr.nbytes / nbytes:.0%} bitmask {bitmask.nbytes / nbytes:.0%}")
+
+
+def kernel_pair_rows() -> None:
+    """Module 18's naive and fast kernels, same inputs (outputs checked equal by the tests)."""
+    from tinytorch.perf.acceleration import kernel_pairs
+    for pair in kernel_pairs():
+        inputs = pair.inputs(np.random.default_rng(0))
+        naive = best_ms(lambda: pair.naive(*inputs), repeat=3, number=1)
+        fast = best_ms(lambda: pair.fast(*inputs), repeat=5, number=10)
+        print(f"{pair.name:<40} naive {naive:9.3f} ms  fast {fast:8.3f} ms  speedup {naive / fast:8.1f}x")
+
+
 # ------------------------------------------------------------------ report
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -294,6 +352,10 @@ def main() -> None:
     lenet = {name: lenet_run(name) for name in ("tinytorch",) + (("torch",) if torch else ())}
     row("TinyDigits LeNet, 20 epochs (s)", lenet["tinytorch"][0], lenet.get("torch", (None,))[0], None, unit="s")
     print("  test accuracy: " + ", ".join(f"{k} {v[1]:.1%}" for k, v in lenet.items()))
+    print("\noptimizations (milestone 06): one thread")
+    int8_rows()
+    sparse_rows()
+    kernel_pair_rows()
     if not args.no_chapters:
         print("\nchapters (tito milestone run, seconds including interpreter start):")
         for stone in registry.ALL_MILESTONES:

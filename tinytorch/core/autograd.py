@@ -129,13 +129,18 @@ def _topological_order(root):
     Iterative depth-first search: a node is appended after all its parents (post-order),
     so reversing the list visits each node after every node that uses it.
     """
-    order, visited, stack = [], {id(root)}, [(root, False)]
+    order, visited, stack = [], set(), [(root, False)]
     append, push, pop, seen = order.append, stack.append, stack.pop, visited.add
     while stack:
         node, expanded = pop()
         if expanded:
             append(node)
             continue
+        # Mark a node when it is expanded, not when it is pushed: in x + f(x), x is pushed by
+        # the Add before f(x) is expanded, and must still be placed before f(x) in the order.
+        if id(node) in visited:
+            continue
+        seen(id(node))
         push((node, True))
         ctx = node._ctx
         if ctx is None:
@@ -144,7 +149,6 @@ def _topological_order(root):
             raise _released_error()
         for parent, needed in zip(ctx.parents, ctx.needs_input_grad):
             if needed and id(parent) not in visited:
-                seen(id(parent))
                 push((parent, False))
     return order
 

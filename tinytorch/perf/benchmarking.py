@@ -1,0 +1,356 @@
+"""Module 19, benchmarking: speed claims that others can check.
+
+A single timing is an anecdote. ``Benchmark`` follows the rules that make timings comparable:
+
+* **warm-up** calls first, untimed (caches, lazy allocations, the first BLAS call);
+* **repeats**, each timing ``number`` calls, so one result is a *distribution*;
+* the **median** as the summary (one slow run from another process barely moves it), the
+  **IQR** (middle 50%) as the spread, and a **95% confidence interval for the median** that
+  assumes nothing about the distribution (order statistics: the true median lies between the
+  j-th and (n+1-j)-th sorted times with binomial probability; see :func:`median_ci`);
+* contenders are **interleaved** (A, B, A, B, ...) so drift in machine load hits them equally.
+
+MLPerf (2018) added rules for whole tasks: fix a **quality target** in advance, measure the
+**time to reach it** (training and evaluation included), run several times and report the
+mean without the fastest and slowest run (:func:`olympic_mean`). :func:`time_to_quality`
+implements one such run.
+
+Optimizations trade accuracy, latency and size against each other; :func:`pareto_frontier`
+keeps the variants that no other variant beats on every axis at once.
+
+The clock is injectable everywhere (``clock=`` any function returning seconds), so the
+statistics are testable with a fake clock. Plots use matplotlib, imported only inside the
+plotting helpers: tinytorch itself needs NumPy only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+__all__ = ["Benchmark", "BenchmarkResult", "Comparison", "median_ci", "pareto_frontier",
+           "time_to_quality", "TimeToQuality", "olympic_mean", "plot_pareto", "plot_results"]
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def median_ci(times, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Distribution-free confidence interval for the median: (low, high, actual coverage).
+
+    With n sorted times x_(1) <= ... <= x_(n), the interval [x_(j), x_(n+1-j)] contains the
+    true median with probability ``1 - 2 P(B <= j - 1)``, B ~ Binomial(n, 1/2). The largest j
+    reaching ``confidence`` is used; with too few runs (n < 6 for 95%) the widest interval
+    [min, max] is returned with its lower coverage.
+
+    Examples:
+        >>> low, high, coverage = median_ci([5, 1, 4, 2, 3, 9, 7, 6, 8, 10])
+        >>> low, high, round(coverage, 4)     # x_(2) and x_(9) of 10 runs
+        (2.0, 9.0, 0.9785)
+    """
+    values = np.sort(np.asarray(times, dtype=np.float64))
+    n = values.size
+    if n == 0:
+        raise ValueError("median_ci: no times")
+    cdf, best = 0.0, 1
+    coverage_of = {}
+    for j in range(1, n // 2 + 1):           # P(B <= j - 1), accumulated term by term
+        cdf += math.comb(n, j - 1) / 2.0 ** n
+        coverage_of[j] = 1.0 - 2.0 * cdf
+        if coverage_of[j] >= confidence:
+            best = j
+    return float(values[best - 1]), float(values[n - best]), float(coverage_of.get(best, 0.0))
+
+
+def olympic_mean(values) -> float:
+    """Mean without the fastest and slowest run (MLPerf's rule for reporting several runs).
+
+    Examples:
+        >>> olympic_mean([10.0, 12.0, 11.0, 30.0, 9.0])
+        11.0
+    """
+    values = np.sort(np.asarray(values, dtype=np.float64))
+    if values.size < 3:
+        raise ValueError(f"olympic_mean: need at least 3 runs, got {values.size}")
+    return float(values[1:-1].mean())
+
+
+@dataclass
+class BenchmarkResult:
+    """The timings of one contender: seconds per call, one entry per timed repeat.
+
+    Examples:
+        >>> r = BenchmarkResult("f", [0.004, 0.001, 0.002, 0.003, 0.005])
+        >>> r.median, r.iqr
+        (0.003, 0.002)
+    """
+
+    name: str
+    times: list[float] = field(repr=False)
+    warmup: int = 0
+    number: int = 1
+
+    @property
+    def median(self) -> float:
+        """Median seconds per call."""
+        return float(np.median(self.times))
+
+    @property
+    def mean(self) -> float:
+        """Mean seconds per call."""
+        return float(np.mean(self.times))
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation of the seconds per call (0 for a single run)."""
+        return float(np.std(self.times, ddof=1)) if len(self.times) > 1 else 0.0
+
+    @property
+    def min(self) -> float:
+        """Fastest seconds per call."""
+        return float(np.min(self.times))
+
+    @property
+    def q1(self) -> float:
+        """First quartile (25th percentile, linear interpolation)."""
+        return float(np.percentile(self.times, 25))
+
+    @property
+    def q3(self) -> float:
+        """Third quartile (75th percentile)."""
+        return float(np.percentile(self.times, 75))
+
+    @property
+    def iqr(self) -> float:
+        """Interquartile range q3 - q1: the spread of the middle half of the runs."""
+        return float(np.percentile(self.times, 75) - np.percentile(self.times, 25))
+
+    @property
+    def p90(self) -> float:
+        """90th percentile seconds per call."""
+        return float(np.percentile(self.times, 90))
+
+    def ci(self, confidence: float = 0.95) -> tuple[float, float]:
+        """Confidence interval for the median (see :func:`median_ci`)."""
+        low, high, _ = median_ci(self.times, confidence)
+        return low, high
+
+    def __str__(self) -> str:
+        low, high = self.ci()
+        return (f"{self.name}: median {self.median * 1e3:.3f} ms (95% CI {low * 1e3:.3f}-{high * 1e3:.3f}, "
+                f"IQR {self.iqr * 1e3:.3f}) over {len(self.times)} runs")
+
+
+class Comparison:
+    """Several BenchmarkResults measured together, and their speedups over a baseline.
+
+    Attributes:
+        results: dict name -> BenchmarkResult, in the order given.
+        baseline: the name the speedups are relative to (the first contender by default).
+    """
+
+    def __init__(self, results: dict[str, BenchmarkResult], baseline: str | None = None):
+        self.results = results
+        self.baseline = baseline if baseline is not None else next(iter(results))
+        if self.baseline not in results:
+            raise KeyError(f"Comparison: baseline {self.baseline!r} is not one of {list(results)}")
+
+    def __getitem__(self, name: str) -> BenchmarkResult:
+        return self.results[name]
+
+    def speedup(self, name: str) -> float:
+        """How many times faster ``name`` is than the baseline (ratio of medians)."""
+        return self.results[self.baseline].median / self.results[name].median
+
+    def table(self, unit: str = "ms") -> str:
+        """A text table: median, 95% CI of the median, IQR and speedup of every contender."""
+        factor = {"s": 1.0, "ms": 1e3, "us": 1e6}[unit]
+        width = max(len(n) for n in self.results) + 2
+        lines = [f"{'':<{width}}{'median':>10} {'95% CI':>19} {'IQR':>9} {'speedup':>9}   ({unit} per call)"]
+        for name, result in self.results.items():
+            low, high = result.ci()
+            lines.append(f"{name:<{width}}{result.median * factor:>10.3f} "
+                         f"{f'{low * factor:.3f}-{high * factor:.3f}':>19} {result.iqr * factor:>9.3f} "
+                         f"{self.speedup(name):>8.2f}x")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+class Benchmark:
+    """Times functions with warm-up, repeats and robust statistics.
+
+    Args:
+        warmup: untimed calls before measuring (default 3).
+        repeats: timed repeats, one result per repeat (default 10).
+        number: calls per repeat; a result is their mean (raise it for sub-millisecond calls).
+        clock: function returning seconds (default ``time.perf_counter``); inject a fake to test.
+
+    Examples:
+        >>> ticks = iter(range(100))
+        >>> bench = Benchmark(warmup=1, repeats=5, clock=lambda: float(next(ticks)))
+        >>> bench.run(lambda: None, name="noop").times     # each call "takes" one tick
+        [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+
+    def __init__(self, warmup: int = 3, repeats: int = 10, number: int = 1, clock: Callable[[], float] = time.perf_counter):
+        if warmup < 0 or repeats < 1 or number < 1:
+            raise ValueError(f"Benchmark: need warmup >= 0, repeats >= 1, number >= 1; "
+                             f"got warmup={warmup}, repeats={repeats}, number={number}")
+        self.warmup, self.repeats, self.number, self.clock = warmup, repeats, number, clock
+
+    def _time_once(self, fn, args) -> float:
+        start = self.clock()
+        for _ in range(self.number):
+            fn(*args)
+        return (self.clock() - start) / self.number
+
+    def run(self, fn, *args, name: str | None = None) -> BenchmarkResult:
+        """Benchmark one function called as ``fn(*args)``."""
+        name = name or getattr(fn, "__name__", "fn")
+        return self.compare({name: fn}, args=args)[name]
+
+    def compare(self, contenders: dict[str, Callable], args: tuple = (), baseline: str | None = None) -> Comparison:
+        """Benchmark several functions interleaved (A, B, A, B, ...); speedups relative to ``baseline``."""
+        if not contenders:
+            raise ValueError("Benchmark.compare: no contenders")
+        for fn in contenders.values():
+            for _ in range(self.warmup):
+                fn(*args)
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(self.repeats):
+            for name, fn in contenders.items():
+                times[name].append(self._time_once(fn, args))
+        results = {name: BenchmarkResult(name, t, self.warmup, self.number) for name, t in times.items()}
+        return Comparison(results, baseline)
+
+
+# ----------------------------------------------------------------------------- Pareto frontier
+
+def pareto_frontier(points: Iterable[dict], maximize: tuple[str, ...] = ("accuracy",),
+                    minimize: tuple[str, ...] = ("latency", "bytes")) -> list[dict]:
+    """The points no other point beats on every objective at once (ties kept), in input order.
+
+    A point dominates another if it is at least as good on every objective and strictly
+    better on one.
+
+    Examples:
+        >>> variants = [dict(name="float32", accuracy=0.97, bytes=400),
+        ...             dict(name="int8", accuracy=0.97, bytes=100),
+        ...             dict(name="tiny", accuracy=0.80, bytes=50),
+        ...             dict(name="bad", accuracy=0.90, bytes=200)]
+        >>> [p["name"] for p in pareto_frontier(variants, minimize=("bytes",))]
+        ['int8', 'tiny']
+    """
+    points = list(points)
+    signs = [(key, 1.0) for key in maximize] + [(key, -1.0) for key in minimize]
+    scores = np.array([[sign * float(p[key]) for key, sign in signs] for p in points])  # higher is better
+
+    def dominated(i: int) -> bool:
+        better_or_equal = (scores >= scores[i]).all(axis=1)
+        strictly = (scores > scores[i]).any(axis=1)
+        return bool((better_or_equal & strictly).any())
+
+    return [p for i, p in enumerate(points) if not dominated(i)]
+
+
+# ----------------------------------------------------------------------------- MLPerf-style runs
+
+@dataclass
+class TimeToQuality:
+    """One MLPerf-style run: did it reach the target, how long it took, and the quality per epoch."""
+
+    target: float
+    reached: bool
+    seconds: float
+    epochs: int
+    history: list[tuple[int, float, float]] = field(default_factory=list)  # (epoch, seconds so far, quality)
+
+    def __str__(self) -> str:
+        verdict = f"reached {self.target:g} in {self.seconds:.2f} s ({self.epochs} epochs)" if self.reached else \
+            f"did not reach {self.target:g} within {self.epochs} epochs ({self.seconds:.2f} s)"
+        return f"time to quality: {verdict}"
+
+
+def time_to_quality(train_epoch: Callable[[], object], evaluate: Callable[[], float], target: float,
+                    max_epochs: int, higher_is_better: bool = True,
+                    clock: Callable[[], float] = time.perf_counter) -> TimeToQuality:
+    """Train until ``evaluate()`` first meets a quality target fixed in advance; time all of it.
+
+    The clock runs from the first training epoch until the evaluation that meets the target:
+    evaluation time counts, as in MLPerf. The run stops there (no training past the target)
+    or after ``max_epochs``.
+
+    Examples:
+        >>> quality = iter([0.5, 0.8, 0.95, 0.99])
+        >>> ticks = iter(range(100))
+        >>> run = time_to_quality(lambda: None, lambda: next(quality), 0.9, 10,
+        ...                       clock=lambda: float(next(ticks)))
+        >>> run.reached, run.epochs, run.seconds
+        (True, 3, 3.0)
+    """
+    history = []
+    start = clock()
+    for epoch in range(1, max_epochs + 1):
+        train_epoch()
+        quality = float(evaluate())
+        elapsed = clock() - start
+        history.append((epoch, elapsed, quality))
+        if (quality >= target) if higher_is_better else (quality <= target):
+            return TimeToQuality(target, True, elapsed, epoch, history)
+    elapsed = history[-1][1] if history else 0.0
+    return TimeToQuality(target, False, elapsed, max_epochs, history)
+
+
+# ----------------------------------------------------------------------------- plots (matplotlib, lazily)
+
+def plot_pareto(points: list[dict], x: str = "bytes", y: str = "accuracy", colour: str | None = "latency",
+                maximize: tuple[str, ...] = ("accuracy",), minimize: tuple[str, ...] = ("latency", "bytes"),
+                ax=None, title: str = "", xlabel: str | None = None, ylabel: str | None = None,
+                colour_label: str | None = None):
+    """Scatter ``y`` against ``x`` (log x), coloured by ``colour``, Pareto-optimal points ringed and labelled."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    front = {id(p) for p in pareto_frontier(points, maximize, minimize)}
+    xs = np.array([p[x] for p in points], dtype=float)
+    ys = np.array([p[y] for p in points], dtype=float)
+    colours = np.array([p[colour] for p in points], dtype=float) if colour else None
+    scatter = ax.scatter(xs, ys, c=colours, cmap="viridis", s=60, zorder=3, edgecolors="k", linewidths=0.5)
+    on_front = np.array([id(p) in front for p in points])
+    ax.scatter(xs[on_front], ys[on_front], s=180, facecolors="none", edgecolors="tab:red", linewidths=1.5,
+               zorder=2, label="Pareto-optimal")
+    for i, (p, px, py) in enumerate(zip(points, xs, ys)):   # alternate above/below so neighbours stay legible
+        ax.annotate(str(p.get("name", "")), (px, py), textcoords="offset points", xytext=(7, 5 if i % 2 else -11),
+                    fontsize=8)
+    if colour:
+        ax.figure.colorbar(scatter, ax=ax, label=colour_label or colour)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def plot_results(comparison: Comparison, ax=None, unit: str = "ms", title: str = ""):
+    """Horizontal bars of each contender's median, with its IQR as the error bar."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    factor = {"s": 1.0, "ms": 1e3, "us": 1e6}[unit]
+    names = list(comparison.results)
+    medians = [comparison[n].median * factor for n in names]
+    errors = np.array([[(comparison[n].median - comparison[n].q1) * factor,
+                        (comparison[n].q3 - comparison[n].median) * factor] for n in names]).T
+    ax.barh(names, medians, xerr=errors, color="tab:blue", alpha=0.8, capsize=3)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{unit} per call (median, IQR)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    return ax
