@@ -27,6 +27,7 @@ from milestones import registry
 from milestones.blame import blame
 
 READY, ABSENT, INCOMPLETE, BROKEN = "ready", "absent", "incomplete", "broken"
+STUB_MARK = 'raise NotImplementedError("module '  # what ``tito init`` writes in every body
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class ModuleState:
     number: int
     status: str
     detail: str = ""
+    stubs: int = 0  # bodies still raising a ``tito init`` NotImplementedError in the module's files
 
     @property
     def label(self) -> str:
@@ -65,7 +67,8 @@ def module_state(number: int) -> ModuleState:
     lacking = [name for name in mod.names if not hasattr(imported, name)]
     if lacking:
         return ModuleState(number, INCOMPLETE, f"{mod.import_path} has no {', '.join(lacking)}")
-    return ModuleState(number, READY)
+    stubs = sum((root / path).read_text().count(STUB_MARK) for path in mod.files if (root / path).exists())
+    return ModuleState(number, READY, f"{stubs} stubs still to implement" if stubs else "", stubs)
 
 
 def states(numbers=None) -> dict[int, ModuleState]:
