@@ -1,7 +1,7 @@
 # TinyTorch: the executable book.
 #   make html     build and verify the book (creates .venv from the pinned requirements first)
 #   make strict   fresh environment, every chapter re-executed, non-zero exit on any missed criterion
-#   make test     run the test suite
+#   make test     run the test suite (TINYTORCH_SRC=DIR make test: the module tests against your tinytorch)
 #   make bench    speed benchmarks against hand-written NumPy and PyTorch (after `make torch`)
 #   make torch    install the optional PyTorch CPU build (torch==2.13.0) for parity tests and bench
 
@@ -23,8 +23,13 @@ html: $(BOOK_STAMP)
 strict:
 	$(MAKE) html STRICT=1
 
+# With TINYTORCH_SRC set, `make test` tests the reader's tinytorch: every module's tests (as `tito test all`).
 test: $(DEV_STAMP)
+ifdef TINYTORCH_SRC
+	$(BIN)/tito test all
+else
 	$(BIN)/python -m pytest
+endif
 
 bench: $(DEV_STAMP)
 	$(BIN)/python tests/bench.py
