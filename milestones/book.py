@@ -116,7 +116,7 @@ def github_url(text: str) -> str | None:
 def origin_url(book_root: Path) -> str | None:
     """The checkout's ``origin`` remote URL, or None (no git, not a checkout, no origin)."""
     try:
-        done = subprocess.run(["git", "-C", str(book_root), "remote", "get-url", "origin"],
+        done = subprocess.run(["git", "-C", str(book_root), "config", "--get", "remote.origin.url"],
                               capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -178,8 +178,10 @@ if "google.colab" in sys.modules:
     def _run(what, command):
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
-            said = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-            raise RuntimeError(f"TinyTorch set-up failed: {{what}}: {{said[-1] if said else 'exit ' + str(done.returncode)}}")
+            said = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+            keys = [line for line in said if line.startswith(("fatal: ", "ERROR: ")) and line != "ERROR: Exception:"]
+            why = keys[0] if keys else said[-1] if said else ""  # git's or pip's own first error line
+            raise RuntimeError(f"TinyTorch set-up failed: {{what}}: {{why or 'exit status ' + str(done.returncode)}}")
 
     repository, branch = os.environ.get("TINYTORCH_REPOSITORY_URL"), os.environ.get("TINYTORCH_REPOSITORY_BRANCH")
     if not repository:
@@ -190,10 +192,10 @@ if "google.colab" in sys.modules:
                            "os.environ['TINYTORCH_REPOSITORY_URL'] = 'https://github.com/OWNER/REPO' and this cell again")
     book = Path(os.environ.get("TINYTORCH_CLONE_DIR", "/content/tinytorch-book"))
     if not (book / ".git").exists():
-        _run(f"git clone {{repository}}", ["git", "clone", "--quiet", "--depth", "1",
-                                           *(["--branch", branch] if branch else []), repository, str(book)])
-    _run(f"pip install {{book}}[chapters]", [sys.executable, "-m", "pip", "install", "--quiet",
-                                             "--disable-pip-version-check", "-e", f"{{book}}[chapters]"])
+        clone = ["git", "clone", "--quiet", "--depth", "1", *(["--branch", branch] if branch else []), repository, str(book)]
+        _run(f"git clone {{repository}} ({{branch or 'default branch'}})", clone)
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{{book}}[chapters]"]
+    _run(f"pip install -e {{book}}[chapters]", install)
     sys.path.insert(0, str(book))  # importable now, without restarting the runtime
     os.chdir(book / {folder!r})
     print(f"TinyTorch set-up: {{repository}} ({{branch or 'default branch'}}) cloned into {{book}} and installed")"""
