@@ -1,7 +1,9 @@
 # TinyTorch: the executable book.
 #   make html     build and verify the book (creates .venv from the pinned requirements first)
 #   make strict   fresh environment, every chapter re-executed, non-zero exit on any missed criterion
-#   make test     run the test suite
+#   make test     run the test suite (what CI runs: includes the browser check of a fresh strict build)
+#   make browser-test  build, then load every page of _build/html in headless Chromium; screenshots in _build/screenshots
+#   make binder   print the Dockerfile Binder (repo2docker) would build from binder/, without Docker
 #   make bench    speed benchmarks against hand-written NumPy and PyTorch (after `make torch`)
 #   make torch    install the optional PyTorch CPU build (torch==2.13.0) for parity tests and bench
 
@@ -15,7 +17,7 @@ STRICT ?= 0
 STRICT_FLAGS := $(if $(filter 1 true yes,$(STRICT)),-E,)
 SPHINXOPTS ?=
 
-.PHONY: html strict test bench torch clean venv download-mnist download-cifar10
+.PHONY: html strict test browser-test binder bench torch clean venv download-mnist download-cifar10
 
 html: $(BOOK_STAMP)
 	STRICT=$(STRICT) $(BIN)/sphinx-build -b html $(STRICT_FLAGS) $(SPHINXOPTS) . $(BUILD)/html
@@ -25,6 +27,12 @@ strict:
 
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest
+
+browser-test: html
+	$(BIN)/python tests/browser.py $(BUILD)/html --screenshots $(BUILD)/screenshots
+
+binder: $(DEV_STAMP)
+	$(BIN)/repo2docker --no-build --debug .
 
 bench: $(DEV_STAMP)
 	$(BIN)/python tests/bench.py
@@ -52,5 +60,6 @@ $(DEV_STAMP): requirements-dev.txt $(BOOK_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The chapters' .ipynb twins are committed (Colab and Binder open them from GitHub): clean keeps them.
 clean:
 	rm -rf $(BUILD)

@@ -43,7 +43,7 @@ exclude_patterns = [
 ]
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist", "substitution"]
 myst_substitutions = {  # the repository setting, as the docs print it
-    "repository": f"<{REPOSITORY.url}>" if REPOSITORY else "(no GitHub repository set for this build)",
+    "repository": f"<{REPOSITORY.url}>" if REPOSITORY else "none set for this build, so no launch buttons",
     "repository_branch": REPOSITORY.branch if REPOSITORY else book.DEFAULT_BRANCH,
 }
 myst_heading_anchors = 3
