@@ -43,8 +43,8 @@ exclude_patterns = [
 ]
 myst_enable_extensions = ["colon_fence", "dollarmath", "deflist", "substitution"]
 myst_substitutions = {  # the repository setting, as the docs print it
-    "repository": f"<{REPOSITORY.url}>" if REPOSITORY else "none set for this build, so no launch buttons",
-    "repository_branch": REPOSITORY.branch if REPOSITORY else book.DEFAULT_BRANCH,
+    "repository": f"<{REPOSITORY.url}> (branch `{REPOSITORY.branch}`)" if REPOSITORY
+                  else "not set for this build, so there are no launch buttons",
 }
 myst_heading_anchors = 3
 autodoc_member_order = "bysource"

@@ -106,7 +106,8 @@ def test_a_build_without_a_repository_warns_once_and_renders_no_launch_or_reposi
 # ---------------------------------------------------------------- Binder
 
 def test_repo2docker_dry_run_picks_the_pinned_python_requirements_and_postbuild(tmp_path):
-    escapism = pytest.importorskip("escapism")  # comes with jupyter-repo2docker (requirements-dev.txt)
+    import escapism  # comes with jupyter-repo2docker (requirements-dev.txt)
+
     done = subprocess.run([str(BIN / "repo2docker"), "--no-build", "--debug", str(ROOT)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
