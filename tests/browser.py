@@ -330,6 +330,7 @@ class Report:
     anchors: int = 0
     buttons: dict = field(default_factory=dict)
     requests: int = 0
+    external: int = 0
     screenshots: list = field(default_factory=list)
     problems: list = field(default_factory=list)
     seconds: float = 0.0
@@ -338,7 +339,7 @@ class Report:
         buttons = ", ".join(f"{n} {kind}" for kind, n in sorted(self.buttons.items())) or "none"
         return (f"{self.pages} pages in {self.seconds:.1f} s: {self.images} images ({self.figures} in the text), "
                 f"{self.formulas} formulas on {self.math_pages} pages, {self.links} internal links "
-                f"({self.anchors} to anchors), buttons: {buttons}, {self.requests} requests (all local), "
+                f"({self.anchors} to anchors), buttons: {buttons}, {self.requests} requests ({self.external} not local), "
                 f"{len(self.screenshots)} screenshots; {len(self.problems)} problems")
 
 
@@ -419,6 +420,7 @@ def check_site(html_dir: Path, repository: book.Repository | None, files: set[st
                     url = event["params"]["request"]["url"]
                     report.requests += 1
                     if not (url.startswith(base) or url.startswith(LOCAL_SCHEMES)):
+                        report.external += 1
                         report.problems.append(f"{where} loads {url[:120]} from the network")
             report.problems += [f"{where} {p}" for p in _console_problems(browser.events, base)]
             for image in seen["images"]:
