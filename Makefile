@@ -1,7 +1,10 @@
 # TinyTorch: the executable book.
 #   make html     build and verify the book (creates .venv from the pinned requirements first)
 #   make strict   fresh environment, every chapter re-executed, non-zero exit on any missed criterion
-#   make test     run the test suite (TINYTORCH_SRC=DIR make test: the module tests against your tinytorch)
+#   make test     run the test suite, what CI runs (the browser check of a fresh strict build included);
+#                 TINYTORCH_SRC=DIR make test runs the module tests against your tinytorch
+#   make browser-test  build, then load every page of _build/html in headless Chromium; screenshots in _build/screenshots
+#   make binder   print the Dockerfile Binder (repo2docker) would build from binder/, without Docker
 #   make bench    speed benchmarks against hand-written NumPy and PyTorch (after `make torch`)
 #   make torch    install the optional PyTorch CPU build (torch==2.13.0) for parity tests and bench
 
@@ -15,9 +18,10 @@ STRICT ?= 0
 STRICT_FLAGS := $(if $(filter 1 true yes,$(STRICT)),-E,)
 SPHINXOPTS ?=
 
-.PHONY: html strict test bench torch clean venv download-mnist download-cifar10
+.PHONY: html strict test browser-test binder bench torch clean venv download-mnist download-cifar10
 
 html: $(BOOK_STAMP)
+	@$(BIN)/python -m milestones.book
 	STRICT=$(STRICT) $(BIN)/sphinx-build -b html $(if $(filter 1 true yes,$(VERBOSE)),,-q) $(STRICT_FLAGS) $(SPHINXOPTS) . $(BUILD)/html
 
 strict:
@@ -30,6 +34,12 @@ ifdef TINYTORCH_SRC
 else
 	$(BIN)/python -m pytest
 endif
+
+browser-test: html
+	$(BIN)/python tests/browser.py $(BUILD)/html --screenshots $(BUILD)/screenshots
+
+binder: $(DEV_STAMP)
+	$(BIN)/repo2docker --no-build --debug .
 
 bench: $(DEV_STAMP)
 	$(BIN)/python tests/bench.py
@@ -57,5 +67,6 @@ $(DEV_STAMP): requirements-dev.txt $(BOOK_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The chapters' .ipynb twins are committed (Colab and Binder open them from GitHub): clean keeps them.
 clean:
 	rm -rf $(BUILD)

@@ -69,14 +69,33 @@ def _modules_text(stone: registry.Milestone) -> str:
 
 
 class MilestoneTable(SphinxDirective):
-    """The milestone table (id, milestone, year, modules, criteria) straight from the registry."""
+    """The milestone table (id, milestone, year, modules, criteria) straight from the registry.
+
+    Each milestone's title links to its chapter; a milestone whose chapter is not part of
+    this build says "not written yet" instead.
+    """
 
     option_spec = {"extras": lambda arg: True}
+    NOT_WRITTEN = "not written yet"
 
     def run(self):
+        from sphinx import addnodes
+
         stones = registry.EXTRAS if "extras" in self.options else registry.MILESTONES
         body = [[s.id, s.title, str(s.year), _modules_text(s), _criteria_text(s)] for s in stones]
-        return [_table(["id", "milestone", "year", "needs modules", "success criteria"], body)]
+        table = _table(["id", "milestone", "year", "needs modules", "success criteria"], body)
+        rows = next(iter(table.findall(nodes.tbody))).children
+        for stone, row in zip(stones, rows):
+            title = row.children[1].children[0]  # the paragraph of the "milestone" cell
+            if stone.docname in self.env.found_docs:
+                link = addnodes.pending_xref("", refdomain="std", reftype="doc", reftarget="/" + stone.docname,
+                                             refexplicit=True, refwarn=True, refdoc=self.env.docname)
+                link += nodes.inline(text=stone.title)
+                title.children = []
+                title += link
+            else:
+                title += nodes.emphasis(text=f" ({self.NOT_WRITTEN})")
+        return [table]
 
 
 class ModuleMap(SphinxDirective):
@@ -235,7 +254,8 @@ def _write_root_redirect(outdir: Path, root_doc: str) -> None:
     if root_doc != "index":
         (outdir / "index.html").write_text(
             f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>TinyTorch</title>'
-            f'<meta http-equiv="refresh" content="0; url={target}"></head>'
+            f'<meta http-equiv="refresh" content="0; url={target}">'
+            f'<link rel="icon" href="_static/favicon.svg"></head>'
             f'<body><a href="{target}">TinyTorch</a></body></html>\n')
 
 

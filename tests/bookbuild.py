@@ -19,7 +19,10 @@ SPHINX_BUILD = Path(sys.executable).with_name("sphinx-build")
 COPIED = ("conf.py", "docs", "milestones", "tinytorch", "data")
 DOWNLOADED = ("mnist", "cifar-10-batches-py")  # a reader's downloads stay out: the copy builds what CI builds
 HOST_SETTINGS = ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC", "TINYTORCH_DATA_DIR", "TINYTORCH_MNIST_DIR",
-                 "TINYTORCH_CIFAR10_DIR")
+                 "TINYTORCH_CIFAR10_DIR", "TINYTORCH_REPOSITORY_URL", "TINYTORCH_REPOSITORY_BRANCH")
+# A copy is no git checkout, so it has no origin remote: its builds get this repository setting
+# (the launch buttons are then checked against this checkout's files; nothing is fetched from it).
+TEST_REPOSITORY_URL = "https://github.com/tinytorch-tests/tinytorch"
 
 
 def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
@@ -41,8 +44,13 @@ def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
 
 
 def build(book: Path, strict: bool, **settings: str) -> subprocess.CompletedProcess:
-    """Run sphinx-build on a book copy the way `make html` / `make strict` do."""
-    env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS} | settings
+    """Run sphinx-build on a book copy the way `make html` / `make strict` do.
+
+    ``settings`` are environment variables; ``TINYTORCH_REPOSITORY_URL`` defaults to
+    :data:`TEST_REPOSITORY_URL` (pass ``TINYTORCH_REPOSITORY_URL=""`` for a build without one).
+    """
+    env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS}
+    env = env | {"TINYTORCH_REPOSITORY_URL": TEST_REPOSITORY_URL} | settings
     env["STRICT"] = "1" if strict else "0"
     env["PYTHONPATH"] = ""
     command = [str(SPHINX_BUILD), "-b", "html", "-q", *(["-E"] if strict else []), str(book),

@@ -1,0 +1,137 @@
+"""The rendered book in a real headless Chromium (tests/browser.py, the check `make browser-test` runs).
+
+The first test checks the session's strict build of the whole book (the ``strict_book``
+fixture); the second shows the checker catches each kind of fault on a small broken site.
+Chromium is installed with apt-get when missing and we are root, else the test fails saying
+what to install.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+import browser
+from bookbuild import ROOT, TEST_REPOSITORY_URL
+from milestones import book, registry
+
+
+@pytest.fixture(scope="module")
+def chromium_ready():
+    try:
+        return browser.ensure_chromium()
+    except browser.BrowserError as exc:
+        pytest.fail(str(exc))
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    return struct.unpack(">II", path.read_bytes()[16:24])
+
+
+def test_every_page_of_the_book_loads_offline_with_figures_maths_links_and_launch_buttons(strict_book, chromium_ready):
+    copy, result = strict_book
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    html = copy / "_build" / "html"
+    repository = book.Repository(TEST_REPOSITORY_URL, book.DEFAULT_BRANCH, "the test build")
+    report = browser.check_site(html, repository, browser.repository_files(ROOT), copy / "_build" / "screenshots")
+    print(report.summary())
+    assert report.problems == [], "\n".join(report.problems)
+
+    chapters = [s for s in registry.ALL_MILESTONES if s.chapter_path.exists()]
+    assert report.pages == len(browser.site_pages(html)) >= len(chapters) + 10
+    assert report.formulas >= 20 and report.math_pages >= 3, "the maths is gone from the pages"
+    assert report.figures >= len(chapters), "every chapter draws at least one figure"
+    assert report.links >= 100 and report.anchors >= 20
+    assert report.buttons["Colab"] == report.buttons["Binder"] == len(chapters)
+    assert report.requests > report.pages and report.external == 0  # the pages' own files, from the local server
+    assert sorted(p.stem for p in report.screenshots) == sorted(Path(s.docname).name for s in chapters)
+    for shot in report.screenshots:
+        width, height = png_size(shot)
+        assert width == browser.VIEWPORT[0] and height > browser.VIEWPORT[1], f"{shot.name} is not the full page"
+
+
+BROKEN_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>broken</title><link rel="icon" href="data:,">
+<script src="{elsewhere}script.js"></script></head><body>
+<div class="article-header-buttons">
+  <a href="https://colab.research.google.com/github/me/tt/blob/main/milestones/nope.ipynb">Colab</a>
+  <a href="https://mybinder.org/v2/gh/someone/else/main?urlpath=tree/README.md">Binder</a>
+</div>
+<article>
+  <img src="missing.png" alt="a figure that is not there">
+  <div class="math notranslate nohighlight">\\[x^2\\]</div>
+  <a href="clean.html#here">fine</a> <a href="clean.html#nowhere">bad anchor</a> <a href="gone.html">bad page</a>
+</article>
+<script>console.error("boom")</script>
+</body></html>"""
+
+CLEAN_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>clean</title><link rel="icon" href="data:,"></head><body>
+<div class="article-header-buttons">
+  <a href="https://colab.research.google.com/github/me/tt/blob/main/README.md">Colab</a>
+  <a href="https://github.com/me/tt">repository</a>
+</div>
+<article><h1 id="here">Here</h1><a href="broken.html">back</a></article></body></html>"""
+
+
+def test_the_checker_reports_each_kind_of_fault(tmp_path, chromium_ready):
+    site, elsewhere = tmp_path / "site", tmp_path / "elsewhere"
+    site.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "script.js").write_text("// served from another origin: the network, for the checker\n")
+    with browser.serve(elsewhere) as other_origin:
+        (site / "broken.html").write_text(BROKEN_PAGE.format(elsewhere=other_origin))
+        (site / "clean.html").write_text(CLEAN_PAGE)
+        repository = book.Repository("https://github.com/me/tt", "main", "the test")
+        report = browser.check_site(site, repository, {"README.md"}, say=lambda _: None)
+    problems = "\n".join(report.problems)
+    assert report.pages == 2
+    expected = [
+        "broken.html: loads http://127.0.0.1:",  # not the site's own server: counts as the network
+        "broken.html: console error: boom",
+        "broken.html: image did not load",
+        "broken.html: console error: Failed to load resource: the server responded with a status of 404",
+        "broken.html: maths not typeset: '\\\\[x^2\\\\]'",
+        "broken.html: link to a missing anchor: /clean.html#nowhere",
+        "broken.html: link to a missing page: /gone.html",
+        "broken.html: Colab button opens milestones/nope.ipynb, which the repository does not have",
+        "broken.html: Binder button points at someone/else, the repository setting is me/tt",
+    ]
+    for line in expected:
+        assert line in problems, f"not reported: {line}\nreported:\n{problems}"
+    assert not [p for p in report.problems if p.startswith("clean.html")], problems
+    assert len(report.problems) == len(expected), problems
+
+
+def fake_apt_get(folder: Path, works: bool) -> None:
+    """An ``apt-get`` on PATH that 'installs' a chromium script, or fails as apt-get does."""
+    script = folder / "apt-get"
+    if works:
+        script.write_text(f"#!/bin/sh\n[ \"$1\" = install ] && printf '#!/bin/sh\\n' > {folder}/chromium "
+                          f"&& /bin/chmod +x {folder}/chromium\nexit 0\n")
+    else:
+        script.write_text("#!/bin/sh\necho 'E: Unable to locate package chromium' >&2\nexit 100\n")
+    script.chmod(0o755)
+
+
+@pytest.mark.parametrize("works", [True, False])
+def test_missing_chromium_is_installed_with_apt_get_as_root_or_named_in_one_line(tmp_path, monkeypatch, works):
+    fake_apt_get(tmp_path, works)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CHROMIUM", raising=False)
+    monkeypatch.setattr(browser.os, "geteuid", lambda: 0)
+    if works:
+        assert browser.ensure_chromium(say=lambda _: None) == str(tmp_path / "chromium")
+    else:
+        with pytest.raises(browser.BrowserError) as failure:
+            browser.ensure_chromium(say=lambda _: None)
+        assert "\n" not in str(failure.value)
+        assert "apt-get install chromium" in str(failure.value) and "Unable to locate package" in str(failure.value)
+
+
+def test_missing_chromium_without_root_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CHROMIUM", raising=False)
+    monkeypatch.setattr(browser.os, "geteuid", lambda: 1000)
+    with pytest.raises(browser.BrowserError, match=r"^Chromium not found: install it .*apt-get install chromium"):
+        browser.ensure_chromium(say=lambda _: None)
