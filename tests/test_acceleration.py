@@ -8,7 +8,7 @@ import pytest
 from gradcheck import gradcheck
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.acceleration import (
-    gelu_fused, gelu_unfused, kernel_pairs, layer_norm_fused, layer_norm_unfused, matmul_blas, matmul_loops,
+    gelu_fused, gelu_unfused, kernel_pairs, layer_norm_fused, matmul_blas, matmul_loops,
     softmax_cross_entropy_fused, softmax_cross_entropy_unfused)
 
 
