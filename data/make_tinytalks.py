@@ -89,14 +89,10 @@ WORLD = (
     ("Kit", "he", "Mossby", "dog", "Bramble", "red", "nurse"),
     ("Lola", "she", "Tollow", "owl", "Biscuit", "blue", "potter"),
 )
-PEOPLE = tuple(row[0] for row in WORLD)
 TOWNS = ("Brindle", "Dunmoor", "Fernvale", "Kestrel", "Mossby", "Tollow")
-NAME_CONSONANTS = "bdfgklmnprstvz"
-NAME_VOWELS = "aeiou"
 OTHER_TOWNS = ("Ashcombe", "Bexley", "Caldwick", "Harrow", "Lindale", "Westby")
 COLOURS = ("red", "blue", "green", "yellow", "purple", "orange", "pink", "grey", "white", "black")
 PETS = ("cat", "dog", "owl", "rabbit", "goat", "frog", "parrot", "hen", "pony")
-PET_NAMES = tuple(row[4] for row in WORLD)
 SHORT_ANIMALS = ("cat", "dog", "yak", "hen", "fox", "pig", "cow", "bee", "rat", "ram")
 OBJECTS = ("bag", "hat", "car", "kite", "cup", "door")
 COUNTABLES = ("apples", "books", "pens", "shoes", "eggs")
@@ -108,15 +104,16 @@ WORDS = (
     "apple", "house", "green", "water", "bread", "chair", "plant", "train", "cloud", "horse",
     "smile", "river", "light", "sheep", "stone", "table", "grass", "lemon", "tiger", "music",
 )
-
+NAME_CONSONANTS = "bdfgklmnprstvz"
+NAME_VOWELS = "aeiou"
 
 
 def invented_names(rng, count):
     """count distinct made-up four-letter names such as 'Temo' (two consonant-vowel syllables).
 
     Copying a name seen once is a skill a model can learn; remembering a few names is not
-    that skill. So greetings and recall draw their speakers from hundreds of invented
-    names, none of which is a person, pet or town of the world.
+    that skill. So greetings and recall draw their speakers from the 4,898 invented names
+    that are not a word of the world (a person, pet, town...).
     """
     taken = {w.lower() for row in WORLD for w in row} | {t.lower() for t in TOWNS}
     pool = []

@@ -346,3 +346,11 @@ def test_tinytales_missing_and_corrupt(tmp_path):
     path.write_bytes(ds.tinytales_path().read_bytes()[:-1])
     with pytest.raises(DatasetError, match="malformed"):
         ds.load_text_corpus(path, sha256=None)
+
+
+def test_generator_and_loader_agree_on_the_format():
+    make = load_script("make_tinytalks")
+    assert make.CATEGORIES == ds.TINYTALKS_CATEGORIES and make.SPLITS == ds.TINYTALKS_SPLITS
+    assert make.MAX_CHARS == ds.TINYTALKS_MAX_CHARS and make.HEADER == ds.TINYTALKS_HEADER
+    d = Dialogue("What is 2 + 3?", "5", "arithmetic")
+    assert make.format_dialogue(d.question, d.answer) == ds.format_dialogue(d)
