@@ -526,16 +526,13 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # ================================================================ TinyTalks and TinyTales (text, generated)
 #
 # Two small text corpora written for the book by deterministic generators in data/ (see
 # data/README.md): TinyTalks, short question-and-answer dialogues with train/validation/test
 # splits that share no question, and TinyTales, short stories for character-level language
-# models. The command line above does not use them, so they sit after it.
+# models.
 
 TINYTALKS_SHA256 = "78d56195ef3763b4f8fc92ac0f50c92711d99c3fcaffeb2281eae198b2f5d1aa"
 TINYTALKS_SPLITS = ("train", "validation", "test")
@@ -711,3 +708,7 @@ def load_text_corpus(path=None, sha256=TINYTALES_SHA256):
         validation="".join(s + "\n\n" for s in stories[cut:]),
         entropy_nats_per_char=TINYTALES_ENTROPY_NATS_PER_CHAR,
     )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

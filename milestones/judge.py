@@ -142,6 +142,7 @@ class _Run:
         self.part: Part | None = None
         self.skip: str | None = None  # None, "part" (until the next begin) or "chapter"
         self.seen: set[tuple[str, str]] = set()
+        self.begun: set[tuple[str, int]] = set()
 
 
 _run = _Run()
@@ -247,6 +248,7 @@ def begin(milestone_id: str, part: int = 1, missing_data: str | None = None) -> 
     section = stone.part(part)
     forget(stone, (part,))
     _run.stone, _run.part, _run.skip = stone, section, None
+    _run.begun.add((stone.id, part))
     found = readiness.states(section.modules)
     broken = [s for s in found.values() if s.status == readiness.BROKEN]
     unready = [s for s in found.values() if s.status in (readiness.ABSENT, readiness.INCOMPLETE)]
@@ -295,10 +297,12 @@ def check_backprop(milestone_id: str, key: str, model, loss_fn, inputs, targets)
 
 
 def summary(milestone_id: str) -> None:
-    """Show every criterion of a milestone with its latest recorded result."""
+    """Show every criterion of the parts this run began (all parts if none) with its latest result."""
     stone = registry.milestone(milestone_id)
     records = load_records(stone)
-    for part in stone.parts:
+    begun = [part for part in stone.parts if (stone.id, part.number) in _run.begun
+             or any((stone.id, c.key) in _run.seen for c in part.criteria)]
+    for part in begun or stone.parts:
         for criterion in part.criteria:
             entry = records.get(criterion.key)
             state = entry["status"] if entry else NOT_RUN

@@ -3,7 +3,8 @@
 Four answers, each with the line a reader needs:
 
 - ``ready``;
-- ``absent``: its file is not written yet (the parts that need it are *locked*);
+- ``absent``: its file is not written yet, or it imports an earlier module whose file is not
+  written yet (the parts that need it are *locked*);
 - ``incomplete``: the file exists but lacks key names (also *locked*; the names are listed);
 - ``broken``: the file exists but importing it raises, for whatever reason, an import of a
   file that is not written yet included (an *error*: the file and line that raised are named).
@@ -52,6 +53,14 @@ def _package_folder() -> Path | None:
     return Path(list(spec.submodule_search_locations)[0]).resolve().parent
 
 
+def _earlier_module_not_written(exc: ModuleNotFoundError, mod: registry.Module, root: Path):
+    """The earlier registry module whose absent file made this import fail, if that is what happened."""
+    for other in registry.MODULES:
+        if other.import_path == exc.name and other.number < mod.number and not (root / other.main_file).exists():
+            return other
+    return None
+
+
 def module_state(number: int) -> ModuleState:
     """Import module ``number`` of the tinytorch on ``sys.path`` and say whether it is ready."""
     mod = registry.module(number)
@@ -62,7 +71,12 @@ def module_state(number: int) -> ModuleState:
         return ModuleState(number, ABSENT, f"not written yet: {mod.main_file}")
     try:
         imported = importlib.import_module(mod.import_path)
-    except Exception as exc:  # written but raising on import (even for a missing file it imports): broken
+    except ModuleNotFoundError as exc:
+        earlier = _earlier_module_not_written(exc, mod, root)
+        if earlier is not None:  # it imports an earlier module the reader has not written: write that first
+            return ModuleState(number, ABSENT, f"needs module {earlier.label}, not written yet: {earlier.main_file}")
+        return ModuleState(number, BROKEN, blame(exc, root).summary())
+    except Exception as exc:  # written but raising on import (a later or unknown file included): broken
         return ModuleState(number, BROKEN, blame(exc, root).summary())
     lacking = [name for name in mod.names if not hasattr(imported, name)]
     if lacking:
