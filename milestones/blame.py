@@ -92,7 +92,8 @@ def blame(exc: BaseException, root: Path | None = None) -> Blame:
                 function = getattr(frame.f_code, "co_qualname", frame.f_code.co_name)
     owner = registry.module_owning(file) if file else None
     module = owner.number if owner else None
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)  # the location is said once, below
+    message = text.strip().splitlines()[0] if text.strip() else ""
     stub = _STUB_MESSAGE.search(message)
     if isinstance(exc, NotImplementedError) and stub:
         module, function = int(stub.group(1)), stub.group(2)

@@ -83,6 +83,12 @@ def _quiet_ipython(folder: Path) -> Path:
     profile.mkdir(parents=True, exist_ok=True)
     level = "INFO" if verbose() else "ERROR"
     (profile / "ipython_kernel_config.py").write_text(f'c.IPKernelApp.log_level = "{level}"\n')
+    startup = profile / "startup"
+    startup.mkdir(exist_ok=True)
+    # A kernel can log tornado/zmq tracebacks of its own plumbing (e.g. while shutting down): not the
+    # reader's business unless VERBOSE. Their code's errors reach the page through the judge.
+    quiet = "" if verbose() else 'import logging\nlogging.getLogger("tornado").setLevel(logging.CRITICAL)\n'
+    (startup / "00-tinytorch-quiet.py").write_text(quiet)
     return folder
 
 

@@ -62,15 +62,21 @@ def failures(table: list[Row]) -> list[Row]:
             and not (row.status == NOT_RUN and row.detail.startswith("chapter stopped at"))]
 
 
-def problem_line(row: Row) -> str:
-    """One line of the strict verdict: chapter, part, criterion or exception, value, threshold."""
-    where = f"{row.chapter}: milestone {row.milestone} ({row.title}) part {row.part}"
-    if row.status == status.ERROR.name:
-        return f"{where}, error: {row.detail} (criterion '{row.criterion}' not graded)"
-    if row.status == NOT_RUN:
-        return f"{where}, criterion '{row.criterion}' never checked: the chapter did not reach it"
-    return (f"{where}, criterion '{row.criterion}' {row.status}: measured {row.value}, "
-            f"required {row.requirement}")
+def problem_lines(failed: list[Row]) -> list[str]:
+    """The strict verdict, one line per problem: a missed criterion, a part in error (its criteria
+    listed once), a criterion its chapter never reached."""
+    lines, errors = [], {}
+    for row in failed:
+        where = f"{row.chapter}: milestone {row.milestone} ({row.title}) part {row.part}"
+        if row.status == status.ERROR.name:
+            errors.setdefault((where, row.detail), []).append(row.criterion)
+        elif row.status == NOT_RUN:
+            lines.append(f"{where}, criterion '{row.criterion}' never checked: the chapter did not reach it")
+        else:
+            lines.append(f"{where}, criterion '{row.criterion}' {row.status}: measured {row.value}, "
+                         f"required {row.requirement}")
+    lines += [f"{where}, error: {detail} (not graded: {', '.join(keys)})" for (where, detail), keys in errors.items()]
+    return lines
 
 
 def render_text(table: list[Row], colour: bool = False) -> str:

@@ -242,7 +242,7 @@ def _verdict(app: Sphinx, exception) -> None:
     print(f"The book is in {app.outdir}; open {Path(app.outdir) / 'index.html'}", flush=True)
     if not judge.strict():
         return
-    problems = _chapter_errors(app) + [scoreboard.problem_line(row) for row in scoreboard.failures(table)]
+    problems = _chapter_errors(app) + scoreboard.problem_lines(scoreboard.failures(table))
     if problems:
         print("\nSTRICT build failed:\n  " + "\n  ".join(problems), file=sys.stderr, flush=True)
         app.statuscode = 1
