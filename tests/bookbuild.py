@@ -17,9 +17,9 @@ from milestones import registry
 ROOT = registry.BOOK_ROOT
 SPHINX_BUILD = Path(sys.executable).with_name("sphinx-build")
 COPIED = ("conf.py", "docs", "milestones", "tinytorch", "data")
-DOWNLOADED = ("mnist", "cifar-10-batches-py")  # a reader's downloads stay out: the copy builds what CI builds
+DOWNLOADED = ("mnist", "fashion-mnist", "cifar-10-batches-py")  # a reader's downloads stay out: the copy builds what CI builds
 HOST_SETTINGS = ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC", "TINYTORCH_DATA_DIR", "TINYTORCH_MNIST_DIR",
-                 "TINYTORCH_CIFAR10_DIR")
+                 "TINYTORCH_FASHION_MNIST_DIR", "TINYTORCH_CIFAR10_DIR")
 
 
 def copy_book(target: Path, chapters: tuple[str, ...] | None = None) -> Path:
