@@ -132,6 +132,13 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- convolution
 
+# Stride 1 (the common case) uses "shifted matmuls" in the flat-image layout; other strides
+# use one im2col matrix of every kernel window. See Conv2dFunction's docstring.
+MIN_ROW_CONTRACTION = 8
+"""Unfold only the kernel's columns (one row of the kernel) when C*kw reaches this; below it a
+row is too thin a matmul and the whole kernel is unfolded instead (C*kh*kw, one matmul)."""
+
+
 def _conv_layout(hp, wp, kernel, stride):
     """Geometry of the flat-image layout used by ``Conv2dFunction``.
 
@@ -160,16 +167,82 @@ def _flat_windows(flat, kernel, wp, oh, width, stride):
                       (sn, sc, wp * se, se, sh * wp * se, sw * se))
 
 
-class Conv2dFunction(Function):
-    """Fused conv2d: im2col + one batched matmul; backward via matmul + col2im.
+def _flatten_padded(x, padding, length, offset=0):
+    """Zero-padded images, each flattened into one row of ``length`` (pixel (r, q) of the
+    padded image at ``offset + r*Wp + q``; zeros before and after)."""
+    n, c, h, w = x.shape
+    ph, pw = padding
+    hp, wp = h + 2 * ph, w + 2 * pw
+    flat = np.zeros((n, c, length), dtype=x.dtype)
+    flat[:, :, offset:offset + hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x
+    return flat
 
-    Layout ("flat image" trick): each zero-padded image (Hp, Wp) is stored as one long row,
-    pixel (r, q) at r*Wp + q. Kernel offset (i, j) is then the constant shift i*Wp + j, and
-    for stride 1 output pixel (y, x) reads shift + y*Wp + x: the inputs of all output pixels
-    for one offset are ONE contiguous run if we compute Wp columns per output row instead of
-    Wo. im2col is a single ``as_strided`` view copied once, col2im is kh*kw additions of one
-    run each. The extra Wp - Wo "wrap-around" columns per row are computed and dropped in
-    forward and get zero gradient in backward (2 of 10 columns for 8x8 input, padding 1).
+
+def _row_groups(weight, rows):
+    """Weights (O, C, kh, kw) as kh/rows matrices (O, C*rows*kw), one per group of kernel rows."""
+    o, c, kh, kw = weight.shape
+    groups = kh // rows
+    return weight.reshape(o, c, groups, rows, kw).transpose(2, 0, 1, 3, 4).reshape(groups, o, c * rows * kw)
+
+
+def _unfold_rows(flat, rows, kw, row_len, length):
+    """Partial im2col, one copy: cols[n, (c, i, j), m] = flat[n, c, i*row_len + j + m] for the
+    first ``rows`` kernel rows, every kernel column j and ``length`` positions m."""
+    n, c, size = flat.shape
+    if (rows - 1) * row_len + kw - 1 + length > size:  # as_strided would read past the buffer
+        raise AssertionError(f"unfold needs {(rows - 1) * row_len + kw - 1 + length} values, row has {size}")
+    sn, sc, se = flat.strides
+    view = as_strided(flat, (n, c, rows, kw, length), (sn, sc, row_len * se, se, se))
+    return view.reshape(n, c * rows * kw, length)
+
+
+def _shifted_matmul(weight, flat, row_len, length, rows):
+    """Stride-1 correlation in the flat layout:
+    out[n, o, m] = sum_{c, i, j} weight[o, c, i, j] * flat[n, c, i*row_len + j + m], m < length.
+
+    ``rows`` kernel rows are unfolded into the matmul's contraction (one copy, ``_unfold_rows``);
+    the other row groups are the same matrix shifted by whole image rows, i.e. plain slices of
+    it, so each adds one more matmul instead of more copying. rows=kh is classic im2col (one
+    matmul); rows=1 copies kh times less. Returns out (N, O, length) and the unfolded matrix.
+    """
+    kh, kw = weight.shape[2:]
+    step = rows * row_len
+    w_groups = _row_groups(weight, rows)
+    cols = _unfold_rows(flat, rows, kw, row_len, length + (len(w_groups) - 1) * step)
+    out = np.matmul(w_groups[0], cols[:, :, :length])
+    for g in range(1, len(w_groups)):
+        out += np.matmul(w_groups[g], cols[:, :, g * step:g * step + length])
+    return out, cols
+
+
+def _rows_per_matmul(channels, kernel):
+    """Kernel rows to unfold per matmul: 1 when a row is wide enough (C*kw >= 8), else all."""
+    return 1 if channels * kernel[1] >= MIN_ROW_CONTRACTION else kernel[0]
+
+
+class Conv2dFunction(Function):
+    """Fused conv2d as matrix products in the "flat image" layout; backward by matmuls too.
+
+    Layout: each zero-padded image (Hp, Wp) is stored as one long row, pixel (r, q) at
+    r*Wp + q. Kernel offset (i, j) is then the constant shift i*Wp + j, and for stride 1
+    output pixel (y, x) reads shift + y*Wp + x: the inputs of all output pixels for one offset
+    are ONE contiguous run if we compute Wp columns per output row instead of Wo. The extra
+    Wp - Wo "wrap-around" columns per row are computed and dropped in forward and get zero
+    gradient in backward.
+
+    Stride 1 (``_shifted_matmul``): copy each image once per kernel column j and channel c
+    (a matrix of C*kw rows), then every kernel row i is the same matrix shifted by i*Wp: a
+    slice, not a copy. The output is kh matmuls (O, C*kw) @ (C*kw, L) added up. Classic im2col
+    would copy kh times more (C*kh*kw rows): at 32x32x3 with 5x5 kernels, 17 MB per batch of
+    64, far past the caches. Thin rows (C*kw < 8, e.g. one input channel) unfold the whole
+    kernel instead. The input gradient is the same operation run backwards: a stride-1
+    correlation of the zero-framed output gradient with the flipped, transposed kernel, where
+    the zero wrap-around columns are exactly the horizontal frame it needs. The weight
+    gradient is kh matmuls of the output gradient with the saved shifted slices.
+
+    Other strides (``_flat_windows``): one im2col matrix (C*kh*kw rows) as a strided view,
+    copied once, one matmul; backward scatters the window gradients back (col2im) with one
+    strided add per kernel offset.
     """
 
     @staticmethod
@@ -185,47 +258,59 @@ class Conv2dFunction(Function):
                 f"Conv2d: expected {c} input channels, got {x.shape[1]} "
                 f"(input shape {x.shape}, weight shape {weight.shape})"
             )
-        n, _, h, w = x.shape
-        ph, pw = padding
+        n = x.shape[0]
         oh, ow, width, flat_len = _conv_layout(hp, wp, (kh, kw), stride)
-
-        # Zero-padded images, each flattened into one row (plus a zero tail for the last shifts).
-        flat = np.zeros((n, c, flat_len), dtype=np.result_type(x, weight))
-        flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x
-
-        # im2col: cols[n, (c, i, j), (y, x)], one copy; then one batched matmul.
-        cols = _flat_windows(flat, (kh, kw), wp, oh, width, stride).reshape(n, c * kh * kw, oh * width)
-        out = np.matmul(weight.reshape(o, -1), cols)              # (N, O, oh * width)
+        x = x.astype(np.result_type(x, weight), copy=False)
+        flat = _flatten_padded(x, padding, flat_len)
+        if stride == (1, 1):
+            rows = _rows_per_matmul(c, (kh, kw))
+            out, cols = _shifted_matmul(weight, flat, wp, oh * wp, rows)
+        else:
+            rows = kh
+            cols = _flat_windows(flat, (kh, kw), wp, oh, width, stride).reshape(n, c * kh * kw, oh * width)
+            out = np.matmul(weight.reshape(o, -1), cols)          # (N, O, oh * width)
         if bias is not None:
             out += bias.reshape(1, o, 1)
 
         ctx.save_for_backward(cols, weight)
-        ctx.geometry = (x.shape, stride, padding, (oh, ow, width, flat_len))
+        ctx.geometry = (x.shape, stride, padding, (oh, ow, width, flat_len), rows)
         ctx.has_bias = bias is not None
         return out.reshape(n, o, oh, width)[..., :ow]             # drop wrap-around columns
 
     @staticmethod
     def backward(ctx, grad_output):
         cols, weight = ctx.saved_tensors
-        x_shape, stride, (ph, pw), (oh, ow, width, flat_len) = ctx.geometry
+        x_shape, stride, (ph, pw), (oh, ow, width, flat_len), rows = ctx.geometry
         needs_x, needs_w, needs_b = ctx.needs_input_grad
         n, c, h, w = x_shape
         o, _, kh, kw = weight.shape
         hp, wp = h + 2 * ph, w + 2 * pw
+        grad_b = grad_output.sum(axis=(0, 2, 3)) if (ctx.has_bias and needs_b) else None
 
-        # Gradient on the computed grid: zero for the wrap-around columns.
-        g = np.zeros((n, o, oh, width), dtype=cols.dtype)
-        g[..., :ow] = grad_output
-        g = g.reshape(n, o, oh * width)
+        # The gradient on the computed grid, zero in the wrap-around columns. For stride 1
+        # it sits inside a zero frame of kh-1 rows (and kw-1 columns) for the input gradient.
+        frame = (kh - 1) * wp + (kw - 1) if stride == (1, 1) else 0
+        framed = np.zeros((n, o, frame + oh * width + frame), dtype=cols.dtype)
+        g = framed[:, :, frame:frame + oh * width]
+        g.reshape(n, o, oh, width)[..., :ow] = grad_output
 
-        grad_b = g.sum(axis=(0, 2)) if (ctx.has_bias and needs_b) else None
-        # d weight = sum over the batch of g[n] (O, L) @ cols[n]^T (L, K).
-        grad_w = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape) if needs_w else None
+        grad_w = None
+        if needs_w:  # sum over the batch of g[n] (O, L) @ cols[n]^T (L, K), per group of kernel rows
+            step = rows * wp
+            grad_w = np.stack([np.matmul(g, cols[:, :, k * step:k * step + oh * width].transpose(0, 2, 1)).sum(axis=0)
+                               for k in range(kh // rows)])                     # (groups, O, C*rows*kw)
+            grad_w = grad_w.reshape(kh // rows, o, c, rows, kw).transpose(1, 2, 0, 3, 4).reshape(weight.shape)
         if not needs_x:                                           # e.g. the first layer
             return None, grad_w, grad_b
 
-        # d input: window gradients (N, C, kh, kw, oh, width), then col2im through the same
-        # view as im2col, writing this time: one strided add per kernel offset.
+        if stride == (1, 1):
+            # dx = g correlated with the flipped kernel, channels swapped: a forward pass in reverse.
+            flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+            gx, _ = _shifted_matmul(flipped, framed[:, :, ph * wp:], wp, h * wp, _rows_per_matmul(o, (kh, kw)))
+            return gx.reshape(n, c, h, wp)[..., pw:pw + w], grad_w, grad_b
+
+        # col2im: window gradients (N, C, kh, kw, oh, width) added back through the same view
+        # as im2col, writing this time: one strided add per kernel offset.
         gcols = np.matmul(weight.reshape(o, -1).T, g).reshape(n, c, kh, kw, oh, width)
         gflat = np.zeros((n, c, flat_len), dtype=cols.dtype)
         windows = _flat_windows(gflat, (kh, kw), wp, oh, width, stride)
@@ -344,34 +429,46 @@ def _scatter(grad_xp, index, values, kernel, stride):
 
 class MaxPool2dFunction(Function):
     """Max over each window, found by sweeping the kh*kw kernel offsets: offset (i, j) sees
-    pixel (y*sh + i, x*sw + j) of every window at once as one strided slice. ``argmax``
-    remembers the winning offset (the first one on ties, like PyTorch); backward routes the
-    gradient there. Padding is -inf, so it never wins."""
+    pixel (y*sh + i, x*sw + j) of every window at once as one strided slice, and
+    ``np.maximum`` folds them in. Padding is -inf, so it never wins.
+
+    Backward sends each window's gradient to its first maximum in row-major order (as
+    PyTorch does on ties, e.g. a window of ReLU zeros): sweeping the offsets again, a pixel
+    equal to the window's max takes whatever gradient no earlier offset has taken. Keeping
+    the input and the output costs no extra memory and is faster than recording an argmax
+    in forward (a masked write per offset).
+    """
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride=None, padding=0):
         kernel, stride, padding, out_hw = _pool_geometry("MaxPool2d", x.shape, kernel_size,
                                                          stride, padding)
         xp = _pad(x, padding, -np.inf)
+        offsets = _kernel_offsets(kernel)
         out = xp[_offset_slice(0, 0, out_hw, stride)].copy()
-        argmax = np.zeros(out.shape, dtype=np.int32)
-        for k, i, j in _kernel_offsets(kernel)[1:]:
-            candidate = xp[_offset_slice(i, j, out_hw, stride)]
-            better = candidate > out
-            np.copyto(out, candidate, where=better)
-            argmax[better] = k
-        ctx.argmax = argmax
+        for _, i, j in offsets[1:]:
+            np.maximum(out, xp[_offset_slice(i, j, out_hw, stride)], out=out)
+        ctx.save_for_backward(xp, out)
         ctx.geometry = (x.shape, kernel, stride, padding, out_hw)
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
+        xp, out = ctx.saved_tensors
         x_shape, kernel, stride, padding, out_hw = ctx.geometry
-        n, c, h, w = x_shape
-        gxp = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=grad_output.dtype)
-        for k, i, j in _kernel_offsets(kernel):
-            _scatter(gxp, _offset_slice(i, j, out_hw, stride), grad_output * (ctx.argmax == k),
-                     kernel, stride)
+        gxp = np.zeros(xp.shape, dtype=grad_output.dtype)
+        remaining = grad_output.copy()                  # gradient no pixel has taken yet
+        # Masks by multiplication: branch-free, several times faster than np.where on the
+        # irregular masks ReLU zeros make. Only inf/nan gradients need np.where (inf * 0 is nan).
+        exact = not np.isfinite(grad_output).all()
+        offsets = _kernel_offsets(kernel)
+        for k, i, j in offsets:
+            index = _offset_slice(i, j, out_hw, stride)
+            wins = xp[index] == out
+            taken = np.where(wins, remaining, 0) if exact else remaining * wins
+            _scatter(gxp, index, taken, kernel, stride)
+            if k < len(offsets) - 1:
+                remaining = np.where(wins, 0, remaining) if exact else remaining - taken
         return _unpad(gxp, padding)
 
 
