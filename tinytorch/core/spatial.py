@@ -2,17 +2,18 @@
 
 Three fused primitives, each one ``Function`` with its forward and backward side by side:
 
-* ``Conv2dFunction``: im2col (a strided *view* of every kernel window of the zero-padded
-  batch, copied once into a matrix) followed by one batched matmul. Backward is the same
-  matmul transposed plus col2im, which scatters the window gradients back onto the image
-  by looping over the ``kh * kw`` kernel offsets (at most 25 iterations for a 5x5 kernel),
-  adding one strided slice of the whole batch each time. See the class docstring for the
-  "flat image" layout that makes those slices long and fast.
-* ``MaxPool2dFunction``: max over each window, sweeping the kernel offsets and keeping the
-  winning offset (argmax); backward routes the gradient to the winner only.
+* ``Conv2dFunction``: im2col and matrix products. Each kw-wide row of every kernel window is
+  copied once into the columns of a matrix; kernel row i is then the same matrix i image
+  rows further on (a slice, not a copy), so the output is kh matmuls added up. Backward is
+  matmuls too: the weight gradient against the same slices, and the input gradient as the
+  same correlation run in reverse (the output gradient in a zero frame, the kernel flipped).
+  See the class docstring for why this beats copying whole windows at full image sizes.
+* ``MaxPool2dFunction``: max over each window, folding the kernel offsets in with
+  ``np.maximum``; backward routes the gradient to the first maximum of each window.
 * ``AvgPool2dFunction``: mean over each window; backward spreads the gradient evenly.
 
-No Python loop ever runs over pixels, channels or the batch.
+No Python loop ever runs over pixels, channels or the batch; the loops run over kernel rows
+or kernel offsets (at most 25 for a 5x5 kernel), each a whole-batch NumPy operation.
 
 ``conv2d_naive`` is the slow, explicit-loop teaching reference that defines what the fast
 version must compute; the tests compare the two. The layers never use it.
@@ -85,10 +86,14 @@ def _out_size(size: int, kernel: int, stride: int) -> int:
 
 
 def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
+    """Pad H and W on both sides with ``value`` (x itself when there is no padding)."""
     ph, pw = padding
     if ph == 0 and pw == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)  # np.pad costs ~6x more
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    return xp
 
 
 def _unpad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
@@ -132,117 +137,65 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- convolution
 
-# Stride 1 (the common case) uses "shifted matmuls" in the flat-image layout; other strides
-# use one im2col matrix of every kernel window. See Conv2dFunction's docstring.
 MIN_ROW_CONTRACTION = 8
-"""Unfold only the kernel's columns (one row of the kernel) when C*kw reaches this; below it a
-row is too thin a matmul and the whole kernel is unfolded instead (C*kh*kw, one matmul)."""
+"""Unfold one kernel row at a time when a row holds at least this many inputs (C*kw);
+thinner rows (one input channel, say) make too thin a matmul, so the whole kernel is unfolded."""
 
 
-def _conv_layout(hp, wp, kernel, stride):
-    """Geometry of the flat-image layout used by ``Conv2dFunction``.
+def _rows_per_unfold(channels, kernel, stride):
+    """Kernel rows to unfold at once: 1 for stride-1 rows of C*kw >= 8 inputs, else all kh."""
+    return 1 if stride[0] == 1 and channels * kernel[1] >= MIN_ROW_CONTRACTION else kernel[0]
 
-    Returns (oh, ow, width, flat_len): the output size, the number of virtual columns
-    computed per output row, and the length each flattened image needs.
+
+def _unfold(xp, rows, kw, stride):
+    """Partial im2col, one copy: ``rows`` rows of each kw-wide window, as matrix columns.
+
+    cols[n, (c, i, j), (r, x)] = xp[n, c, r*sh + i, x*sw + j] for i < rows, j < kw, over every
+    window row r and output column x. Returns cols (N, C*rows*kw, R*X) and X, the row length.
     """
-    (kh, kw), (sh, sw) = kernel, stride
-    oh, ow = _out_size(hp, kh, sh), _out_size(wp, kw, sw)
-    # With width = sh*wp/sw, output row y+1 starts exactly where row y ends, so the output
-    # pixels of one kernel offset form a single evenly strided run (NumPy then copies and
-    # adds it in one long inner loop). For stride 1 that is width = wp.
-    width = sh * wp // sw
-    if sh * wp % sw or width < ow:
-        width = ow                              # odd strides: plain 2-D windows, no waste
-    last = (kh - 1) * wp + (kw - 1) + (oh - 1) * sh * wp + (width - 1) * sw
-    return oh, ow, width, max(last + 1, hp * wp)
+    n, c, hp, wp = xp.shape
+    (sh, sw), (sn, sc, sr, sq) = stride, xp.strides
+    r, x = (hp - rows) // sh + 1, (wp - kw) // sw + 1          # the last window ends inside xp
+    windows = as_strided(xp, (n, c, rows, kw, r, x), (sn, sc, sr, sq, sh * sr, sw * sq))
+    return windows.reshape(n, c * rows * kw, r * x), x
 
 
-def _flat_windows(flat, kernel, wp, oh, width, stride):
-    """View (N, C, kh, kw, oh, width) of flattened padded images: entry [n, c, i, j, y, x]
-    is pixel (y*sh + i, x*sw + j), i.e. flat[n, c, i*wp + j + y*sh*wp + x*sw]. No copy."""
-    (kh, kw), (sh, sw) = kernel, stride
-    n, c, _ = flat.shape
-    sn, sc, se = flat.strides
-    return as_strided(flat, (n, c, kh, kw, oh, width),
-                      (sn, sc, wp * se, se, sh * wp * se, sw * se))
+def _correlate(xp, weight, stride, rows):
+    """out[n, o, y*X + x] = sum_{c, i, j} weight[o, c, i, j] * xp[n, c, y*sh + i, x*sw + j].
 
-
-def _flatten_padded(x, padding, length, offset=0):
-    """Zero-padded images, each flattened into one row of ``length`` (pixel (r, q) of the
-    padded image at ``offset + r*Wp + q``; zeros before and after)."""
-    n, c, h, w = x.shape
-    ph, pw = padding
-    hp, wp = h + 2 * ph, w + 2 * pw
-    flat = np.zeros((n, c, length), dtype=x.dtype)
-    flat[:, :, offset:offset + hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x
-    return flat
-
-
-def _row_groups(weight, rows):
-    """Weights (O, C, kh, kw) as kh/rows matrices (O, C*rows*kw), one per group of kernel rows."""
+    Unfolds ``rows`` kernel rows (``_unfold``): with rows = kh that is classic im2col and one
+    matmul. With rows = 1 (stride 1 in height) each image is copied once per kernel column,
+    and kernel row i reads the same matrix i window rows further on: a slice, not a copy, so
+    the output is kh matmuls (O, C*kw) @ (C*kw, oh*ow) added up, kh times less copying.
+    Returns out (N, O, oh*ow), the unfolded matrix and its row length X (= ow).
+    """
     o, c, kh, kw = weight.shape
     groups = kh // rows
-    return weight.reshape(o, c, groups, rows, kw).transpose(2, 0, 1, 3, 4).reshape(groups, o, c * rows * kw)
-
-
-def _unfold_rows(flat, rows, kw, row_len, length):
-    """Partial im2col, one copy: cols[n, (c, i, j), m] = flat[n, c, i*row_len + j + m] for the
-    first ``rows`` kernel rows, every kernel column j and ``length`` positions m."""
-    n, c, size = flat.shape
-    if (rows - 1) * row_len + kw - 1 + length > size:  # as_strided would read past the buffer
-        raise AssertionError(f"unfold needs {(rows - 1) * row_len + kw - 1 + length} values, row has {size}")
-    sn, sc, se = flat.strides
-    view = as_strided(flat, (n, c, rows, kw, length), (sn, sc, row_len * se, se, se))
-    return view.reshape(n, c * rows * kw, length)
-
-
-def _shifted_matmul(weight, flat, row_len, length, rows):
-    """Stride-1 correlation in the flat layout:
-    out[n, o, m] = sum_{c, i, j} weight[o, c, i, j] * flat[n, c, i*row_len + j + m], m < length.
-
-    ``rows`` kernel rows are unfolded into the matmul's contraction (one copy, ``_unfold_rows``);
-    the other row groups are the same matrix shifted by whole image rows, i.e. plain slices of
-    it, so each adds one more matmul instead of more copying. rows=kh is classic im2col (one
-    matmul); rows=1 copies kh times less. Returns out (N, O, length) and the unfolded matrix.
-    """
-    kh, kw = weight.shape[2:]
-    step = rows * row_len
-    w_groups = _row_groups(weight, rows)
-    cols = _unfold_rows(flat, rows, kw, row_len, length + (len(w_groups) - 1) * step)
-    out = np.matmul(w_groups[0], cols[:, :, :length])
-    for g in range(1, len(w_groups)):
-        out += np.matmul(w_groups[g], cols[:, :, g * step:g * step + length])
-    return out, cols
-
-
-def _rows_per_matmul(channels, kernel):
-    """Kernel rows to unfold per matmul: 1 when a row is wide enough (C*kw >= 8), else all."""
-    return 1 if channels * kernel[1] >= MIN_ROW_CONTRACTION else kernel[0]
+    cols, ow = _unfold(xp, rows, kw, stride)
+    oh = (xp.shape[2] - kh) // stride[0] + 1
+    size, step = oh * ow, rows * ow
+    w_groups = weight.reshape(o, c, groups, rows, kw).transpose(2, 0, 1, 3, 4).reshape(groups, o, c * rows * kw)
+    out = np.matmul(w_groups[0], cols[:, :, :size])
+    for g in range(1, groups):
+        out += np.matmul(w_groups[g], cols[:, :, g * step:g * step + size])
+    return out, cols, ow
 
 
 class Conv2dFunction(Function):
-    """Fused conv2d as matrix products in the "flat image" layout; backward by matmuls too.
+    """Fused conv2d: im2col of the kernel's rows and matmuls; backward by matmuls too.
 
-    Layout: each zero-padded image (Hp, Wp) is stored as one long row, pixel (r, q) at
-    r*Wp + q. Kernel offset (i, j) is then the constant shift i*Wp + j, and for stride 1
-    output pixel (y, x) reads shift + y*Wp + x: the inputs of all output pixels for one offset
-    are ONE contiguous run if we compute Wp columns per output row instead of Wo. The extra
-    Wp - Wo "wrap-around" columns per row are computed and dropped in forward and get zero
-    gradient in backward.
+    Forward (``_correlate``): copy every kw-wide window row of the padded input into the
+    columns of a matrix (C*kw rows: channel and kernel column), then each kernel row i is
+    the same matrix i image rows further on, a slice, so the output is kh matmuls added up.
+    Classic im2col copies every whole window (C*kh*kw rows): at 32x32x3 with 5x5 kernels,
+    17 MB per batch of 64, far past the caches; this copies 5 times less. Thin rows (C*kw < 8,
+    e.g. one input channel) and vertical strides unfold whole windows instead: one matmul.
 
-    Stride 1 (``_shifted_matmul``): copy each image once per kernel column j and channel c
-    (a matrix of C*kw rows), then every kernel row i is the same matrix shifted by i*Wp: a
-    slice, not a copy. The output is kh matmuls (O, C*kw) @ (C*kw, L) added up. Classic im2col
-    would copy kh times more (C*kh*kw rows): at 32x32x3 with 5x5 kernels, 17 MB per batch of
-    64, far past the caches. Thin rows (C*kw < 8, e.g. one input channel) unfold the whole
-    kernel instead. The input gradient is the same operation run backwards: a stride-1
-    correlation of the zero-framed output gradient with the flipped, transposed kernel, where
-    the zero wrap-around columns are exactly the horizontal frame it needs. The weight
-    gradient is kh matmuls of the output gradient with the saved shifted slices.
-
-    Other strides (``_flat_windows``): one im2col matrix (C*kh*kw rows) as a strided view,
-    copied once, one matmul; backward scatters the window gradients back (col2im) with one
-    strided add per kernel offset.
+    Backward: the weight gradient is a matmul of the output gradient with the same saved
+    slices, per kernel row, summed over the batch. The input gradient is a forward pass in
+    reverse: the output gradient, spread onto the stride-1 grid (zeros between strides) and
+    framed by kh-1 zero rows and kw-1 zero columns, correlated with the kernel flipped in
+    both directions and with its channel axes swapped. No scatter (col2im) is needed.
     """
 
     @staticmethod
@@ -252,73 +205,49 @@ class Conv2dFunction(Function):
             raise ValueError(f"Conv2d expects a 4-D weight (out, in, kh, kw), got shape {weight.shape}")
         o, c, kh, kw = weight.shape
         _check_hyper("Conv2d", (kh, kw), stride, padding)
-        hp, wp = _check_input("Conv2d", x.shape, padding, (kh, kw))
+        _check_input("Conv2d", x.shape, padding, (kh, kw))
         if x.shape[1] != c:
             raise ValueError(
                 f"Conv2d: expected {c} input channels, got {x.shape[1]} "
                 f"(input shape {x.shape}, weight shape {weight.shape})"
             )
-        n = x.shape[0]
-        oh, ow, width, flat_len = _conv_layout(hp, wp, (kh, kw), stride)
-        x = x.astype(np.result_type(x, weight), copy=False)
-        flat = _flatten_padded(x, padding, flat_len)
-        if stride == (1, 1):
-            rows = _rows_per_matmul(c, (kh, kw))
-            out, cols = _shifted_matmul(weight, flat, wp, oh * wp, rows)
-        else:
-            rows = kh
-            cols = _flat_windows(flat, (kh, kw), wp, oh, width, stride).reshape(n, c * kh * kw, oh * width)
-            out = np.matmul(weight.reshape(o, -1), cols)          # (N, O, oh * width)
+        xp = _pad(x.astype(np.result_type(x, weight), copy=False), padding)
+        rows = _rows_per_unfold(c, (kh, kw), stride)
+        out, cols, ow = _correlate(xp, weight, stride, rows)
         if bias is not None:
             out += bias.reshape(1, o, 1)
-
         ctx.save_for_backward(cols, weight)
-        ctx.geometry = (x.shape, stride, padding, (oh, ow, width, flat_len), rows)
-        ctx.has_bias = bias is not None
-        return out.reshape(n, o, oh, width)[..., :ow]             # drop wrap-around columns
+        ctx.geometry = (x.shape, stride, padding, rows)
+        return out.reshape(x.shape[0], o, -1, ow)
 
     @staticmethod
     def backward(ctx, grad_output):
         cols, weight = ctx.saved_tensors
-        x_shape, stride, (ph, pw), (oh, ow, width, flat_len), rows = ctx.geometry
+        (n, c, h, w), (sh, sw), (ph, pw), rows = ctx.geometry
         needs_x, needs_w, needs_b = ctx.needs_input_grad
-        n, c, h, w = x_shape
         o, _, kh, kw = weight.shape
-        hp, wp = h + 2 * ph, w + 2 * pw
-        grad_b = grad_output.sum(axis=(0, 2, 3)) if (ctx.has_bias and needs_b) else None
-
-        # The gradient on the computed grid, zero in the wrap-around columns. For stride 1
-        # it sits inside a zero frame of kh-1 rows (and kw-1 columns) for the input gradient.
-        frame = (kh - 1) * wp + (kw - 1) if stride == (1, 1) else 0
-        framed = np.zeros((n, o, frame + oh * width + frame), dtype=cols.dtype)
-        g = framed[:, :, frame:frame + oh * width]
-        g.reshape(n, o, oh, width)[..., :ow] = grad_output
+        oh, ow = grad_output.shape[2:]
+        grad_b = grad_output.sum(axis=(0, 2, 3)) if needs_b else None
+        g = grad_output.reshape(n, o, oh * ow)
 
         grad_w = None
-        if needs_w:  # sum over the batch of g[n] (O, L) @ cols[n]^T (L, K), per group of kernel rows
-            step = rows * wp
-            grad_w = np.stack([np.matmul(g, cols[:, :, k * step:k * step + oh * width].transpose(0, 2, 1)).sum(axis=0)
-                               for k in range(kh // rows)])                     # (groups, O, C*rows*kw)
-            grad_w = grad_w.reshape(kh // rows, o, c, rows, kw).transpose(1, 2, 0, 3, 4).reshape(weight.shape)
+        if needs_w:  # per group of kernel rows: sum over the batch of g[n] (O, L) @ cols[n]^T (L, C*rows*kw)
+            groups, step = kh // rows, rows * ow
+            grad_w = np.stack([np.matmul(g, cols[:, :, k * step:k * step + oh * ow].transpose(0, 2, 1)).sum(axis=0)
+                               for k in range(groups)])
+            grad_w = grad_w.reshape(groups, o, c, rows, kw).transpose(1, 2, 0, 3, 4).reshape(weight.shape)
         if not needs_x:                                           # e.g. the first layer
             return None, grad_w, grad_b
 
-        if stride == (1, 1):
-            # dx = g correlated with the flipped kernel, channels swapped: a forward pass in reverse.
-            flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-            gx, _ = _shifted_matmul(flipped, framed[:, :, ph * wp:], wp, h * wp, _rows_per_matmul(o, (kh, kw)))
-            return gx.reshape(n, c, h, wp)[..., pw:pw + w], grad_w, grad_b
-
-        # col2im: window gradients (N, C, kh, kw, oh, width) added back through the same view
-        # as im2col, writing this time: one strided add per kernel offset.
-        gcols = np.matmul(weight.reshape(o, -1).T, g).reshape(n, c, kh, kw, oh, width)
-        gflat = np.zeros((n, c, flat_len), dtype=cols.dtype)
-        windows = _flat_windows(gflat, (kh, kw), wp, oh, width, stride)
-        for i in range(kh):
-            for j in range(kw):
-                windows[:, :, i, j] += gcols[:, :, i, j]
-        gxp = gflat[:, :, :hp * wp].reshape(n, c, hp, wp)
-        return gxp[:, :, ph:ph + h, pw:pw + w], grad_w, grad_b
+        # dx[Y, X] = sum_{o, i, j} w[o, c, i, j] * g1[Y - i, X - j] over the padded input's pixels,
+        # g1 = the gradient on the stride-1 grid: a correlation of g1, framed by zeros, with the
+        # flipped kernel. Only the unpadded pixels' rows and columns are computed.
+        framed = np.zeros((n, o, h + 2 * ph + kh - 1, w + 2 * pw + kw - 1), dtype=cols.dtype)
+        framed[:, :, kh - 1:kh - 1 + sh * (oh - 1) + 1:sh, kw - 1:kw - 1 + sw * (ow - 1) + 1:sw] = grad_output
+        flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        grad_x, _, _ = _correlate(framed[:, :, ph:ph + h + kh - 1, pw:pw + w + kw - 1], flipped, (1, 1),
+                                  _rows_per_unfold(o, (kh, kw), (1, 1)))
+        return grad_x.reshape(n, c, h, w), grad_w, grad_b
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):
