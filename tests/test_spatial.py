@@ -132,6 +132,13 @@ def test_conv2d_gradcheck(n, c, h, w, o, kernel, stride, padding, min_row):
         gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), x, weight, bias)
 
 
+@pytest.mark.parametrize("kernel, stride, padding", [((1, 2), (2, 1), (2, 3)), (3, 3, 2), (2, (1, 3), (1, 0))])
+def test_conv2d_gradcheck_with_padding_beyond_the_kernel(kernel, stride, padding):
+    """Output pixels that see only padding send no gradient to the input (the frame is cropped)."""
+    x, weight, bias = _conv_arrays(np.random.default_rng(8), 2, 2, 4, 5, 3, kernel)
+    gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), x, weight, bias)
+
+
 def test_conv2d_unfolds_one_kernel_row_when_rows_are_wide_enough():
     """The documented rule: row-by-row for stride-1 rows of C*kw >= 8 inputs, else whole windows."""
     assert spatial._rows_per_unfold(3, (5, 5), (1, 1)) == 1          # CIFAR's first layer

@@ -181,6 +181,15 @@ def _correlate(xp, weight, stride, rows):
     return out, cols, ow
 
 
+def _spread(count, stride, offset, size):
+    """Output positions 0..count-1 placed at offset + k*stride along an axis of length ``size``:
+    the range (first, stop) of those that land inside, and the slice they land on."""
+    first = max(0, -(offset // stride))                     # ceil(-offset / stride)
+    stop = max(first, min(count, (size - 1 - offset) // stride + 1))
+    start = offset + first * stride
+    return first, stop, slice(start, start + (stop - first - 1) * stride + 1 if stop > first else start, stride)
+
+
 class Conv2dFunction(Function):
     """Fused conv2d: im2col of the kernel's rows and matmuls; backward by matmuls too.
 
@@ -239,14 +248,14 @@ class Conv2dFunction(Function):
         if not needs_x:                                           # e.g. the first layer
             return None, grad_w, grad_b
 
-        # dx[Y, X] = sum_{o, i, j} w[o, c, i, j] * g1[Y - i, X - j] over the padded input's pixels,
-        # g1 = the gradient on the stride-1 grid: a correlation of g1, framed by zeros, with the
-        # flipped kernel. Only the unpadded pixels' rows and columns are computed.
-        framed = np.zeros((n, o, h + 2 * ph + kh - 1, w + 2 * pw + kw - 1), dtype=cols.dtype)
-        framed[:, :, kh - 1:kh - 1 + sh * (oh - 1) + 1:sh, kw - 1:kw - 1 + sw * (ow - 1) + 1:sw] = grad_output
+        # dx[Y, X] = sum_{o, i, j} w[o, c, i, j] * g1[Y - i, X - j] for the input's (unpadded) pixels,
+        # g1 = the gradient spread onto the stride-1 grid: a correlation of g1, framed by zeros,
+        # with the kernel flipped. The frame holds just the rows and columns those pixels read.
+        framed = np.zeros((n, o, h + kh - 1, w + kw - 1), dtype=cols.dtype)
+        (y0, y1, ys), (x0, x1, xs) = _spread(oh, sh, kh - 1 - ph, h + kh - 1), _spread(ow, sw, kw - 1 - pw, w + kw - 1)
+        framed[:, :, ys, xs] = grad_output[:, :, y0:y1, x0:x1]
         flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        grad_x, _, _ = _correlate(framed[:, :, ph:ph + h + kh - 1, pw:pw + w + kw - 1], flipped, (1, 1),
-                                  _rows_per_unfold(o, (kh, kw), (1, 1)))
+        grad_x, _, _ = _correlate(framed, flipped, (1, 1), _rows_per_unfold(o, (kh, kw), (1, 1)))
         return grad_x.reshape(n, c, h, w), grad_w, grad_b
 
 
