@@ -282,7 +282,7 @@ EXTRAS: tuple[Milestone, ...] = (
         extra=True,
     ),
     Milestone(
-        "fashion-mnist", "fashion-mnist", "Fashion-MNIST at full scale", 2017,
+        "fashion-mnist", "fashion-mnist", "Fashion-MNIST at scale", 2017,
         "milestones/extras/2017_fashion_mnist.md",
         "Zalando's drop-in MNIST replacement: an MLP and a CNN on all 60,000 images (Debian package or download).",
         parts=(
