@@ -372,9 +372,9 @@ class MaxPool2dFunction(Function):
 
     Backward sends each window's gradient to its first maximum in row-major order (as
     PyTorch does on ties, e.g. a window of ReLU zeros): sweeping the offsets again, a pixel
-    equal to the window's max takes whatever gradient no earlier offset has taken. Keeping
-    the input and the output costs no extra memory and is faster than recording an argmax
-    in forward (a masked write per offset).
+    equal to the window's max takes the window's gradient unless an earlier offset already
+    has. Keeping the input and the output costs no extra memory and is faster than recording
+    an argmax in forward (a masked write per offset).
     """
 
     @staticmethod
@@ -395,18 +395,18 @@ class MaxPool2dFunction(Function):
         xp, out = ctx.saved_tensors
         x_shape, kernel, stride, padding, out_hw = ctx.geometry
         gxp = np.zeros(xp.shape, dtype=grad_output.dtype)
-        remaining = grad_output.copy()                  # gradient no pixel has taken yet
+        free = np.ones(out.shape, dtype=bool)           # windows whose gradient no pixel has taken yet
         # Masks by multiplication: branch-free, several times faster than np.where on the
         # irregular masks ReLU zeros make. Only inf/nan gradients need np.where (inf * 0 is nan).
         exact = not np.isfinite(grad_output).all()
         offsets = _kernel_offsets(kernel)
         for k, i, j in offsets:
             index = _offset_slice(i, j, out_hw, stride)
-            wins = xp[index] == out
-            taken = np.where(wins, remaining, 0) if exact else remaining * wins
-            _scatter(gxp, index, taken, kernel, stride)
+            wins = np.equal(xp[index], out)
+            wins &= free
             if k < len(offsets) - 1:
-                remaining = np.where(wins, 0, remaining) if exact else remaining - taken
+                free ^= wins                            # a win only happens where still free
+            _scatter(gxp, index, np.where(wins, grad_output, 0) if exact else grad_output * wins, kernel, stride)
         return _unpad(gxp, padding)
 
 
