@@ -399,6 +399,7 @@ class MaxPool2dFunction(Function):
         # Masks by multiplication: branch-free, several times faster than np.where on the
         # irregular masks ReLU zeros make. Only inf/nan gradients need np.where (inf * 0 is nan).
         exact = not np.isfinite(grad_output).all()
+        overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
         offsets = _kernel_offsets(kernel)
         for k, i, j in offsets:
             index = _offset_slice(i, j, out_hw, stride)
@@ -406,7 +407,12 @@ class MaxPool2dFunction(Function):
             wins &= free
             if k < len(offsets) - 1:
                 free ^= wins                            # a win only happens where still free
-            _scatter(gxp, index, np.where(wins, grad_output, 0) if exact else grad_output * wins, kernel, stride)
+            if exact:
+                _scatter(gxp, index, np.where(wins, grad_output, 0), kernel, stride)
+            elif overlap:
+                gxp[index] += grad_output * wins
+            else:                                       # each pixel in one window: write in place
+                np.multiply(grad_output, wins, out=gxp[index])
         return _unpad(gxp, padding)
 
 
