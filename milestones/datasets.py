@@ -1,20 +1,24 @@
-"""Dataset loaders for the milestones: TinyDigits (ships with the book), MNIST, CIFAR-10.
+"""Dataset loaders for the milestones: TinyDigits (ships with the book), MNIST, Fashion-MNIST, CIFAR-10.
 
 All loaders return a `Splits` named tuple of float32 images in [0, 1], int64 labels and
 class names, and check every file against a pinned checksum before trusting it. Nothing
-here downloads unless a reader runs `python -m milestones.datasets download mnist|cifar10`.
+here downloads unless a reader runs `python -m milestones.datasets download NAME`.
 
 Checksum policy: each loader takes a `checksums` mapping {file name: hex digest}; a file
 whose name is in the mapping must match it, a file whose name is not is only checked
 structurally; `checksums=None` skips hashing. Defaults are the published digests (MD5 of
 the canonical MNIST .gz files and CIFAR-10 batch files, as torchvision pins them).
 Un-gzipped MNIST files have no published digest: they are parsed strictly instead
-(magic number, dimensions, exact length, image/label counts).
+(magic number, dimensions, exact length, image/label counts). Fashion-MNIST pins the SHA-256
+of the *decompressed* IDX bytes instead, keyed by the name without `.gz`: Debian's
+`dataset-fashion-mnist` package recompressed the authors' files, so only the content is the
+same in both copies.
 """
 
 import argparse
 import gzip
 import hashlib
+import math
 import os
 import pickle
 import shutil
@@ -164,6 +168,8 @@ def load_tinydigits(path=None, sha256=TINYDIGITS_SHA256):
 
 def read_npz(path, keys, remedy):
     """Read the named arrays from an .npz (pickles refused), as DatasetError if unreadable."""
+    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and advise allow_pickle=True
+        raise DatasetError(f"{path} is not a readable .npz archive (it is not a zip file). {remedy}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in keys if k not in npz.files]
@@ -222,34 +228,19 @@ def xor():
     return XOR_POINTS.copy(), XOR_LABELS.copy()
 
 
-# ---------------------------------------------------------------- MNIST (IDX files)
+# ---------------------------------------------------------------- IDX files (shared by MNIST and Fashion-MNIST)
 
-def mnist_instructions(root=None):
-    """How to get MNIST: the folder it is read from, the download command and the URLs."""
-    target = mnist_dir(root)
-    names = "\n".join(f"    {n}.gz" for n in MNIST_FILES.values())
-    return (
-        f"MNIST is not bundled with the book. Put the four IDX files (gzipped or not) in\n"
-        f"  {target}\n"
-        f"(or point $TINYTORCH_MNIST_DIR at another folder). To fetch them, run:\n"
-        f"  {MAKE_COMMAND.format(name='mnist')}   (or: {DOWNLOAD_COMMAND.format(name='mnist')})\n"
-        f"or download these files by hand from {MNIST_URLS[0]} (mirror) or {MNIST_URLS[1]} (original):\n"
-        f"{names}"
-    )
-
-
-def find_mnist_file(root, base):
-    """Return the .gz file for a role if present (it has a published checksum), else the plain one, else None."""
+def find_idx_file(root, base):
+    """Return the .gz file for a base name if present, else the plain one, else None."""
     for candidate in (root / (base + ".gz"), root / base):
         if candidate.is_file():
             return candidate
     return None
 
 
-def mnist_available(root=None):
-    """True when all four MNIST files are present (they are verified only when loaded)."""
-    root = mnist_dir(root)
-    return all(find_mnist_file(root, base) is not None for base in MNIST_FILES.values())
+def idx_files_present(root, files):
+    """True when every file of an IDX set (gzipped or not) is in the folder."""
+    return all(find_idx_file(root, base) is not None for base in files.values())
 
 
 def read_maybe_gzip(path):
@@ -274,33 +265,83 @@ def parse_idx(raw, path, magic, ndim):
             f"{path} has IDX magic number {found}, expected {magic} "
             f"({'images' if magic == IDX_IMAGES_MAGIC else 'labels'}). Wrong or corrupt file."
         )
-    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(dims, dtype=np.int64))
+    dims = tuple(int.from_bytes(raw[4 + 4 * k:8 + 4 * k], "big") for k in range(ndim))
+    expected = header + math.prod(dims)  # Python ints: a huge header cannot wrap around to a small size
     if len(raw) != expected:
         state = "truncated" if len(raw) < expected else "longer than its header says"
         raise DatasetError(f"{path} is {state}: {len(raw)} bytes, header {dims} implies {expected}. Download it again.")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def load_idx_pair(root, split, checksums):
-    """Load one split's images and labels, verified and consistent in count."""
-    paths = {}
-    for kind in ("images", "labels"):
-        base = MNIST_FILES[f"{split}_{kind}"]
-        path = find_mnist_file(root, base)
+def load_idx_pair(root, files, split, verify, title, instructions):
+    """Load one split's images and labels from an IDX set, verified and consistent in count.
+
+    ``files`` maps roles (``train_images`` ...) to base names; ``verify(path, raw)`` checks a
+    file against its pinned checksum given its path and decompressed bytes; ``title`` names
+    the dataset in messages and ``instructions`` says how to get it.
+    """
+    arrays = {}
+    for kind, magic, ndim in (("images", IDX_IMAGES_MAGIC, 3), ("labels", IDX_LABELS_MAGIC, 1)):
+        base = files[f"{split}_{kind}"]
+        path = find_idx_file(root, base)
         if path is None:
-            raise DatasetError(f"MNIST file {base}(.gz) missing from {root}.\n{mnist_instructions(root)}")
-        remedy = f"Delete it and run `{DOWNLOAD_COMMAND.format(name='mnist')}`."
-        verify_file(path, expected_digest(checksums, path.name), "md5", remedy)
-        paths[kind] = path
-    images = parse_idx(read_maybe_gzip(paths["images"]), paths["images"], IDX_IMAGES_MAGIC, 3)
-    labels = parse_idx(read_maybe_gzip(paths["labels"]), paths["labels"], IDX_LABELS_MAGIC, 1)
+            raise DatasetError(f"{title} file {base}(.gz) missing from {root}.\n{instructions}")
+        raw = read_maybe_gzip(path)
+        verify(path, raw)
+        arrays[kind] = (path, parse_idx(raw, path, magic, ndim))
+    (image_path, images), (label_path, labels) = arrays["images"], arrays["labels"]
     if len(images) != len(labels):
         raise DatasetError(
-            f"MNIST {split} split mismatch: {paths['images']} holds {len(images)} images "
-            f"but {paths['labels']} holds {len(labels)} labels. Mixed or corrupt files; download them again."
+            f"{title} {split} split mismatch: {image_path} holds {len(images)} images "
+            f"but {label_path} holds {len(labels)} labels. Mixed or corrupt files; download them again."
         )
-    return images.astype(np.float32) / np.float32(255.0), check_labels(labels, len(images), 10, paths["labels"])
+    return images.astype(np.float32) / np.float32(255.0), check_labels(labels, len(images), 10, label_path)
+
+
+def load_idx_set(root, files, verify, title, instructions, classes):
+    """Load both splits of an IDX set into a `Splits`."""
+    x_train, y_train = load_idx_pair(root, files, "train", verify, title, instructions)
+    x_test, y_test = load_idx_pair(root, files, "test", verify, title, instructions)
+    return Splits(x_train, y_train, x_test, y_test, tuple(classes))
+
+
+def verify_content(raw, path, expected, algorithm, remedy):
+    """Raise DatasetError when the digest of a file's decompressed bytes differs from the pinned one."""
+    if expected is None:
+        return
+    actual = hashlib.new(algorithm, raw, usedforsecurity=False).hexdigest()
+    if actual != expected.lower():
+        raise DatasetError(
+            f"checksum mismatch for the decompressed contents of {path}\n  expected {algorithm} {expected}\n"
+            f"  actual   {algorithm} {actual}\n"
+            f"The file is corrupt, truncated or not the published version. {remedy}"
+        )
+
+
+# ---------------------------------------------------------------- MNIST (IDX files)
+
+def mnist_instructions(root=None):
+    """How to get MNIST: the folder it is read from, the download command and the URLs."""
+    target = mnist_dir(root)
+    names = "\n".join(f"    {n}.gz" for n in MNIST_FILES.values())
+    return (
+        f"MNIST is not bundled with the book. Put the four IDX files (gzipped or not) in\n"
+        f"  {target}\n"
+        f"(or point $TINYTORCH_MNIST_DIR at another folder). To fetch them, run:\n"
+        f"  {MAKE_COMMAND.format(name='mnist')}   (or: {DOWNLOAD_COMMAND.format(name='mnist')})\n"
+        f"or download these files by hand from {MNIST_URLS[0]} (mirror) or {MNIST_URLS[1]} (original):\n"
+        f"{names}"
+    )
+
+
+def find_mnist_file(root, base):
+    """Return the .gz file for a role if present (it has a published checksum), else the plain one, else None."""
+    return find_idx_file(root, base)
+
+
+def mnist_available(root=None):
+    """True when all four MNIST files are present (they are verified only when loaded)."""
+    return idx_files_present(mnist_dir(root), MNIST_FILES)
 
 
 def load_mnist(root=None, checksums=MNIST_MD5):
@@ -308,9 +349,87 @@ def load_mnist(root=None, checksums=MNIST_MD5):
     root = mnist_dir(root)
     if not root.is_dir():
         raise DatasetError(f"MNIST folder {root} does not exist.\n{mnist_instructions(root)}")
-    x_train, y_train = load_idx_pair(root, "train", checksums)
-    x_test, y_test = load_idx_pair(root, "test", checksums)
-    return Splits(x_train, y_train, x_test, y_test, tuple(str(d) for d in range(10)))
+    remedy = f"Delete it and run `{DOWNLOAD_COMMAND.format(name='mnist')}`."
+
+    def verify(path, raw):
+        verify_file(path, expected_digest(checksums, path.name), "md5", remedy)
+
+    return load_idx_set(root, MNIST_FILES, verify, "MNIST", mnist_instructions(root), (str(d) for d in range(10)))
+
+
+# ---------------------------------------------------------------- Fashion-MNIST (IDX files, 2017)
+
+FASHION_MNIST_FILES = MNIST_FILES  # same four names, same IDX format, same sizes
+FASHION_MNIST_SHA256 = {  # of the DECOMPRESSED bytes: the authors' .gz and Debian's recompressed .gz agree
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+FASHION_MNIST_URLS = (  # the authors' (Zalando Research) download site, then their repository
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+)
+FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian: apt-get install dataset-fashion-mnist
+FASHION_MNIST_DEBIAN_PACKAGE = "dataset-fashion-mnist"
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def fashion_mnist_dir(root=None):
+    """Fashion-MNIST folder: the argument, else $TINYTORCH_FASHION_MNIST_DIR, else <data dir>/fashion-mnist
+    when it holds the four files, else Debian's /usr/share/datasets/fashion-mnist when that does,
+    else <data dir>/fashion-mnist (where `make download-fashion-mnist` puts them)."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("TINYTORCH_FASHION_MNIST_DIR")
+    if env:
+        return Path(env).expanduser()
+    local = data_dir() / "fashion-mnist"
+    for candidate in (local, FASHION_MNIST_SYSTEM_DIR):
+        if idx_files_present(candidate, FASHION_MNIST_FILES):
+            return candidate
+    return local
+
+
+def fashion_mnist_available(root=None):
+    """True when all four Fashion-MNIST files are present (they are verified only when loaded)."""
+    return idx_files_present(fashion_mnist_dir(root), FASHION_MNIST_FILES)
+
+
+def fashion_mnist_instructions(root=None):
+    """How to get Fashion-MNIST: the folders searched, the Debian package, the download command and the URLs."""
+    target = fashion_mnist_dir(root)
+    names = "\n".join(f"    {n}.gz" for n in FASHION_MNIST_FILES.values())
+    return (
+        f"Fashion-MNIST is not bundled with the book. It is read from $TINYTORCH_FASHION_MNIST_DIR, else\n"
+        f"  {data_dir() / 'fashion-mnist'}\n"
+        f"else {FASHION_MNIST_SYSTEM_DIR} (now looking in {target}). On Debian or Ubuntu, as root:\n"
+        f"  apt-get install {FASHION_MNIST_DEBIAN_PACKAGE}\n"
+        f"Anywhere else, run:\n"
+        f"  {MAKE_COMMAND.format(name='fashion-mnist')}   (or: {DOWNLOAD_COMMAND.format(name='fashion-mnist')})\n"
+        f"or download these files by hand from {FASHION_MNIST_URLS[0]}:\n"
+        f"{names}"
+    )
+
+
+def load_fashion_mnist(root=None, checksums=FASHION_MNIST_SHA256):
+    """Load Fashion-MNIST (Xiao, Rasul and Vollgraf, 2017) from IDX files (plain or .gz).
+
+    ``checksums`` maps base names (no ``.gz``) to the SHA-256 of the decompressed bytes, so the
+    authors' files and Debian's recompressed ones both validate; ``None`` skips hashing.
+    """
+    root = fashion_mnist_dir(root)
+    if not root.is_dir():
+        raise DatasetError(f"Fashion-MNIST folder {root} does not exist.\n{fashion_mnist_instructions(root)}")
+    remedy = f"Delete it and run `{DOWNLOAD_COMMAND.format(name='fashion-mnist')}`."
+
+    def verify(path, raw):
+        base = path.name.removesuffix(".gz")
+        verify_content(raw, path, expected_digest(checksums, base), "sha256", remedy)
+
+    return load_idx_set(root, FASHION_MNIST_FILES, verify, "Fashion-MNIST", fashion_mnist_instructions(root),
+                        FASHION_MNIST_CLASSES)
 
 
 # ---------------------------------------------------------------- CIFAR-10 (python pickles)
@@ -467,6 +586,42 @@ def download_mnist(root=None):
     return root
 
 
+def fashion_mnist_download_dir(root=None):
+    """Where the Fashion-MNIST download goes: the argument, else $TINYTORCH_FASHION_MNIST_DIR,
+    else <data dir>/fashion-mnist (never the system folder, which belongs to the package manager)."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("TINYTORCH_FASHION_MNIST_DIR")
+    return Path(env).expanduser() if env else data_dir() / "fashion-mnist"
+
+
+def download_fashion_mnist(root=None):
+    """Fetch the four Fashion-MNIST .gz files from the authors' site and verify their decompressed bytes."""
+    root = fashion_mnist_download_dir(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for base, expected in FASHION_MNIST_SHA256.items():
+        dest = root / (base + ".gz")
+        remedy = "Run the download again."
+        if dest.is_file():
+            try:
+                verify_content(read_maybe_gzip(dest), dest, expected, "sha256", remedy)
+                print(f"{dest} already present and verified", file=sys.stderr)
+                continue
+            except DatasetError:
+                pass  # corrupt or partial: fetch it again
+        errors = []
+        for mirror in FASHION_MNIST_URLS:
+            try:
+                fetch(mirror + dest.name, dest)
+                break
+            except OSError as exc:
+                errors.append(f"{mirror}{dest.name}: {exc}")
+        else:
+            raise DatasetError("could not download Fashion-MNIST:\n  " + "\n  ".join(errors))
+        verify_content(read_maybe_gzip(dest), dest, expected, "sha256", remedy)
+    return root
+
+
 def download_cifar10(root=None):
     """Fetch the CIFAR-10 python archive, verify it, and extract the batch files into root."""
     root = cifar10_dir(root)
@@ -497,22 +652,22 @@ def extract_batches(archive, root):
         raise DatasetError(f"{archive} lacks {sorted(wanted)}; not the CIFAR-10 python archive.")
 
 
-DOWNLOADERS = {"mnist": download_mnist, "cifar10": download_cifar10}
+DOWNLOADERS = {"mnist": download_mnist, "fashion-mnist": download_fashion_mnist, "cifar10": download_cifar10}
 
 
 def download(name, root=None):
-    """Explicitly download a dataset by name ('mnist' or 'cifar10'); never called by builds or tests."""
+    """Explicitly download a dataset by name ('mnist', 'fashion-mnist' or 'cifar10'); never called by builds or tests."""
     if name not in DOWNLOADERS:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {sorted(DOWNLOADERS)}.")
     return DOWNLOADERS[name](root)
 
 
 def main(argv=None):
-    """Command line: `python -m milestones.datasets download mnist|cifar10 [--root DIR]`."""
+    """Command line: `python -m milestones.datasets download mnist|fashion-mnist|cifar10 [--root DIR]`."""
     parser = argparse.ArgumentParser(prog="python -m milestones.datasets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     dl = sub.add_parser("download", help="download a dataset (opt-in, needs network)")
-    dl.add_argument("name", help="mnist or cifar10")
+    dl.add_argument("name", help="mnist, fashion-mnist or cifar10")
     dl.add_argument("--root", default=None, help="target folder (default: see the env vars in data/README.md)")
     args = parser.parse_args(argv)
     if args.name not in DOWNLOADERS:

@@ -1,4 +1,4 @@
-"""Figures the chapters share: decision boundaries, training curves, digit grids, confusion matrices.
+"""Figures the chapters share: decision boundaries, training curves, image grids, confusion matrices.
 
 Each function draws on a matplotlib Axes it is given (or a new figure) and takes plain NumPy
 arrays or the reader's tensors, so chapters stay short and every figure looks the same.
@@ -208,3 +208,28 @@ def agreement(ax, reference, other, title: str = "", xlabel: str = "float32 logi
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
+
+
+def most_confused(matrix: np.ndarray, count: int = 3) -> list[tuple[int, int, int]]:
+    """The ``count`` largest off-diagonal cells of a confusion matrix: (true, predicted, how many)."""
+    off = matrix.copy()
+    np.fill_diagonal(off, -1)
+    order = np.argsort(off, axis=None)[::-1][:count]
+    return [(int(t), int(p), int(off[t, p])) for t, p in zip(*np.unravel_index(order, off.shape))]
+
+
+def confused_examples(images, predicted, truth, pairs, classes, per_pair: int = 8, size: float = 1.2):
+    """One row per (true, predicted) pair: test images of the first class the model took for the second."""
+    images, predicted, truth = as_array(images), as_array(predicted), as_array(truth)
+    fig, axes = plt.subplots(len(pairs), per_pair, figsize=(per_pair * size, len(pairs) * size * 1.15),
+                             squeeze=False)
+    for row, (true, said, _) in enumerate(pairs):
+        chosen = np.flatnonzero((truth == true) & (predicted == said))
+        for col, ax in enumerate(axes[row]):
+            ax.axis("off")
+            if col < len(chosen):
+                ax.imshow(images[chosen[col]], cmap="gray_r")
+        axes[row, 0].set_title(f"{classes[true]} taken for {classes[said]} ({len(chosen)} times)",
+                               fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig

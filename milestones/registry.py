@@ -331,8 +331,28 @@ EXTRAS: tuple[Milestone, ...] = (
     ),
     Milestone(
         "cifar10-lenet", "cifar10-lenet", "LeNet on CIFAR-10", 1998, "milestones/extras/1998_cifar10_lenet.md",
-        "LeNet meets colour photographs (downloaded data); reports what a bounded budget reaches.",
-        parts=(Part(1, "CIFAR-10", _range(1, 9), ()),),
+        "LeNet meets colour photographs (downloaded data), with batch norm and augmentation, in 3 epochs.",
+        parts=(Part(1, "CIFAR-10", _range(1, 9), (
+            Criterion("cifar10_test_accuracy",
+                      "CIFAR-10 test accuracy of LeNet-5 (batch norm, augmentation), 3 epochs on 50,000 images",
+                      ">=", 0.40),
+        )),),
+        extra=True,
+    ),
+    Milestone(
+        "fashion-mnist", "fashion-mnist", "Fashion-MNIST at scale", 2017,
+        "milestones/extras/2017_fashion_mnist.md",
+        "Zalando's drop-in MNIST replacement: an MLP and a CNN on all 60,000 images (Debian package or download).",
+        parts=(
+            Part(1, "MLP", _range(1, 8), (
+                Criterion("fashion_mlp_test_accuracy", "Fashion-MNIST test accuracy of the MLP after 2 epochs",
+                          ">=", 0.84),
+            )),
+            Part(2, "CNN", _range(1, 9), (
+                Criterion("fashion_cnn_test_accuracy", "Fashion-MNIST test accuracy of the CNN after 2 epochs",
+                          ">=", 0.865),
+            )),
+        ),
         extra=True,
     ),
     Milestone(

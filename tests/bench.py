@@ -16,6 +16,7 @@ if any(os.environ.get(k) != v for k, v in ONE_THREAD.items()):
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -320,6 +321,63 @@ def kernel_pair_rows() -> None:
         print(f"{pair.name:<40} naive {naive:9.3f} ms  fast {fast:8.3f} ms  speedup {naive / fast:8.1f}x")
 
 
+# ------------------------------------------------------------------ full scale (28x28 and 32x32x3 images)
+
+FULL_SCALE_MODELS = {
+    # name: (input shape of one image, images per epoch, batch size, model builder)
+    "MLP 784-256-128-10 epoch, 60k 28x28": ((1, 28, 28), 60_000, 128, lambda nn: nn.Sequential(
+        nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))),
+    "CNN 8-16 3x3 epoch, 20k 28x28": ((1, 28, 28), 20_000, 64, lambda nn: nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 7 * 7, 10))),
+    "LeNet-5 5x5 epoch, 10k 32x32x3": ((3, 32, 32), 10_000, 64, lambda nn: nn.Sequential(
+        nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))),
+}
+
+
+def full_scale_data(shape, count: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Fashion-MNIST's training images when installed (28x28), else random pixels of the same size."""
+    if shape == (1, 28, 28) and datasets.fashion_mnist_available():
+        data = datasets.load_fashion_mnist()
+        return data.x_train[:count, None], data.y_train[:count], "Fashion-MNIST"
+    rng = np.random.default_rng(0)
+    return rng.random((count, *shape), dtype=np.float32), rng.integers(0, 10, count), "random pixels"
+
+
+def epoch_seconds(framework: str, name: str, x: np.ndarray, y: np.ndarray) -> float:
+    """Seconds of one training epoch (Adam, lr 1e-3) of a full-scale model.
+
+    Both frameworks get the same shuffled order and the same batches, cut with NumPy and
+    wrapped: PyTorch's DataLoader would fetch samples one by one, timing its Python overhead
+    rather than the network.
+    """
+    fw = FRAMEWORKS[framework]
+    fw.seed(0)
+    model = FULL_SCALE_MODELS[name][3](fw.nn)
+    step = train_step(fw, model, lr=1e-3)
+    batch = FULL_SCALE_MODELS[name][2]
+    order = np.random.default_rng(0).permutation(len(x))
+    start = time.perf_counter()
+    for first in range(0, len(order), batch):
+        chosen = order[first:first + batch]
+        step(fw.wrap(x[chosen]), fw.wrap(y[chosen]))
+    return time.perf_counter() - start
+
+
+def full_scale_rows(repeat: int = 3) -> None:
+    """One epoch per model and framework, the frameworks interleaved, the median of ``repeat`` runs."""
+    for name, (shape, count, batch, _) in FULL_SCALE_MODELS.items():
+        x, y, source = full_scale_data(shape, count)
+        names = ("tinytorch",) + (("torch",) if torch else ())
+        runs = {fw: [] for fw in names}
+        for _ in range(repeat):
+            for fw in names:
+                runs[fw].append(epoch_seconds(fw, name, x, y))
+        row(name, statistics.median(runs["tinytorch"]), statistics.median(runs["torch"]) if torch else None, None,
+            unit=f"s, batch {batch}, {source}")
+
+
 # ------------------------------------------------------------------ report
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -335,6 +393,7 @@ def row(name: str, tt: float, th: float | None, npy: float | None, unit: str = "
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-chapters", action="store_true", help="skip timing the chapters")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each full-scale epoch (the median counts)")
     args = parser.parse_args()
     print(f"one thread each; numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}")
     print(f"{'benchmark':<40} {'tinytorch':>9} {'torch':>9} {'numpy':>9}  tt/torch  tt/numpy")
@@ -356,6 +415,8 @@ def main() -> None:
     int8_rows()
     sparse_rows()
     kernel_pair_rows()
+    print(f"\nfull scale: one training epoch, median of {args.repeat} interleaved runs:")
+    full_scale_rows(args.repeat)
     if not args.no_chapters:
         print("\nchapters (tito milestone run, seconds including interpreter start):")
         for stone in registry.ALL_MILESTONES:

@@ -17,9 +17,9 @@ from milestones import registry
 ROOT = registry.BOOK_ROOT
 SPHINX_BUILD = Path(sys.executable).with_name("sphinx-build")
 COPIED = ("conf.py", "docs", "milestones", "tinytorch", "data")
-DOWNLOADED = ("mnist", "cifar-10-batches-py")  # a reader's downloads stay out: the copy builds what CI builds
+DOWNLOADED = ("mnist", "fashion-mnist", "cifar-10-batches-py")  # a reader's downloads stay out: the copy builds what CI builds
 HOST_SETTINGS = ("TINYTORCH_RESULTS_DIR", "TINYTORCH_SRC", "TINYTORCH_DATA_DIR", "TINYTORCH_MNIST_DIR",
-                 "TINYTORCH_CIFAR10_DIR", "TINYTORCH_REPOSITORY_URL", "TINYTORCH_REPOSITORY_BRANCH")
+                 "TINYTORCH_FASHION_MNIST_DIR", "TINYTORCH_CIFAR10_DIR", "TINYTORCH_REPOSITORY_URL", "TINYTORCH_REPOSITORY_BRANCH")
 # A copy is no git checkout, so it has no origin remote: its builds get this repository setting
 # (the launch buttons are then checked against this checkout's files; nothing is fetched from it).
 TEST_REPOSITORY_URL = "https://github.com/tinytorch-tests/tinytorch"

@@ -21,7 +21,7 @@ def md5(path):
 @pytest.fixture(autouse=True)
 def no_dataset_env(monkeypatch):
     """Keep a developer's dataset env vars from leaking into the tests."""
-    for var in ("TINYTORCH_DATA_DIR", "TINYTORCH_MNIST_DIR", "TINYTORCH_CIFAR10_DIR"):
+    for var in ("TINYTORCH_DATA_DIR", "TINYTORCH_MNIST_DIR", "TINYTORCH_FASHION_MNIST_DIR", "TINYTORCH_CIFAR10_DIR"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -93,6 +93,16 @@ def test_tinydigits_corrupt_file_unverified_still_detected(tmp_path):
     path = corrupt_copy(tmp_path)
     with pytest.raises(DatasetError, match="not a readable .npz"):
         ds.load_tinydigits(path, sha256=None)
+
+
+@pytest.mark.parametrize("garbage", [b"garbage " * 40, b"", b"\x80\x04K\x01."])
+def test_tinydigits_garbage_file_unverified_is_a_dataset_error(tmp_path, garbage):
+    """Not a zip at all (np.load would try it as a pickle): a DatasetError, never NumPy's allow_pickle advice."""
+    path = tmp_path / "tinydigits.npz"
+    path.write_bytes(garbage)
+    with pytest.raises(DatasetError, match="not a readable .npz archive") as err:
+        ds.load_tinydigits(path, sha256=None)
+    assert "allow_pickle" not in str(err.value) and str(path) in str(err.value)
 
 
 # ---------------------------------------------------------------- MNIST
@@ -200,6 +210,17 @@ def test_mnist_truncated_gz(tmp_path):
         ds.load_mnist(tmp_path, checksums=None)
 
 
+def test_idx_header_whose_dimensions_overflow_int64_is_a_dataset_error(tmp_path):
+    """2^22 * 2^22 * 2^20 = 2^64 wraps to 0 in int64: the 16-byte header alone looked complete."""
+    write_mnist(tmp_path)
+    path = tmp_path / "train-images-idx3-ubyte"
+    header = ds.IDX_IMAGES_MAGIC.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (2**22, 2**22, 2**20))
+    path.write_bytes(header)
+    with pytest.raises(DatasetError, match="truncated") as err:
+        ds.load_mnist(tmp_path, checksums=None)
+    assert str(path) in str(err.value) and "(4194304, 4194304, 1048576)" in str(err.value)
+
+
 def test_mnist_count_mismatch(tmp_path):
     write_mnist(tmp_path)
     labels = np.zeros(4, dtype=np.uint8)
@@ -229,6 +250,154 @@ def test_mnist_missing_one_file(tmp_path):
 def test_mnist_instructions_text(tmp_path):
     text = ds.mnist_instructions(tmp_path)
     assert str(tmp_path) in text and "download mnist" in text and "TINYTORCH_MNIST_DIR" in text
+
+
+# ---------------------------------------------------------------- Fashion-MNIST
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_fashion(root, n_train=6, n_test=4, gz=True, compresslevel=9, seed=1):
+    """Four tiny real-format Fashion-MNIST files; return the arrays and the SHA-256 of each decompressed file."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    arrays = {
+        "train_images": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train_labels": rng.integers(0, 10, n_train, dtype=np.uint8),
+        "test_images": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "test_labels": rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+    checksums = {}
+    for role, array in arrays.items():
+        magic = ds.IDX_IMAGES_MAGIC if role.endswith("images") else ds.IDX_LABELS_MAGIC
+        raw = idx_bytes(array, magic)
+        base = ds.FASHION_MNIST_FILES[role]
+        if gz:
+            (root / (base + ".gz")).write_bytes(gzip.compress(raw, compresslevel=compresslevel, mtime=0))
+        else:
+            (root / base).write_bytes(raw)
+        checksums[base] = sha256(raw)
+    return arrays, checksums
+
+
+@pytest.fixture
+def no_system_fashion(monkeypatch, tmp_path):
+    """Point the Debian location at an empty folder, so a machine's installed package stays out of the test."""
+    monkeypatch.setattr(ds, "FASHION_MNIST_SYSTEM_DIR", tmp_path / "usr-share-datasets-fashion-mnist")
+    monkeypatch.setenv("TINYTORCH_DATA_DIR", str(tmp_path / "data"))
+    return ds.FASHION_MNIST_SYSTEM_DIR
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fashion_mnist_loads_end_to_end(tmp_path, gz):
+    arrays, checksums = write_fashion(tmp_path, gz=gz)
+    d = ds.load_fashion_mnist(tmp_path, checksums=checksums)
+    assert d.x_train.shape == (6, 28, 28) and d.x_test.shape == (4, 28, 28)
+    assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.int64
+    np.testing.assert_allclose(d.x_test * 255, arrays["test_images"], atol=1e-4)
+    assert d.y_train.tolist() == arrays["train_labels"].tolist()
+    assert d.classes == ds.FASHION_MNIST_CLASSES and d.classes[9] == "Ankle boot"
+
+
+def test_fashion_mnist_checksums_are_of_the_decompressed_bytes(tmp_path):
+    """The same content recompressed differently (as Debian did) has other .gz bytes and still validates."""
+    _, checksums = write_fashion(tmp_path / "authors", compresslevel=9)
+    write_fashion(tmp_path / "debian", compresslevel=1)
+    name = "train-images-idx3-ubyte.gz"
+    assert md5(tmp_path / "authors" / name) != md5(tmp_path / "debian" / name)
+    a = ds.load_fashion_mnist(tmp_path / "authors", checksums=checksums)
+    b = ds.load_fashion_mnist(tmp_path / "debian", checksums=checksums)
+    assert np.array_equal(a.x_train, b.x_train)
+
+
+def test_fashion_mnist_wrong_content_is_named(tmp_path):
+    _, checksums = write_fashion(tmp_path)
+    base = "t10k-labels-idx1-ubyte"
+    actual, checksums[base] = checksums[base], "0" * 64
+    with pytest.raises(DatasetError) as err:
+        ds.load_fashion_mnist(tmp_path, checksums=checksums)
+    msg = str(err.value)
+    assert "decompressed contents" in msg and base + ".gz" in msg and "0" * 64 in msg and actual in msg
+
+
+def test_fashion_mnist_pinned_checksums_reject_other_files(tmp_path):
+    write_fashion(tmp_path)
+    with pytest.raises(DatasetError, match="sha256 " + ds.FASHION_MNIST_SHA256["train-images-idx3-ubyte"]):
+        ds.load_fashion_mnist(tmp_path)
+
+
+def test_fashion_mnist_search_order(tmp_path, monkeypatch, no_system_fashion):
+    local = tmp_path / "data" / "fashion-mnist"
+    assert ds.fashion_mnist_dir() == local and not ds.fashion_mnist_available()
+    write_fashion(no_system_fashion)  # only the system copy: it is found
+    assert ds.fashion_mnist_dir() == no_system_fashion and ds.fashion_mnist_available()
+    write_fashion(local)  # a copy under data/ wins over the system one
+    assert ds.fashion_mnist_dir() == local
+    monkeypatch.setenv("TINYTORCH_FASHION_MNIST_DIR", str(tmp_path / "mine"))  # the env var wins, even empty
+    assert ds.fashion_mnist_dir() == tmp_path / "mine" and not ds.fashion_mnist_available()
+    assert ds.fashion_mnist_dir(tmp_path / "arg") == tmp_path / "arg"
+
+
+def test_fashion_mnist_incomplete_local_copy_falls_back_to_the_system_one(tmp_path, no_system_fashion):
+    write_fashion(no_system_fashion)
+    local = tmp_path / "data" / "fashion-mnist"
+    write_fashion(local)
+    (local / "t10k-labels-idx1-ubyte.gz").unlink()
+    assert ds.fashion_mnist_dir() == no_system_fashion
+
+
+def test_fashion_mnist_missing_folder_says_how_to_get_it(tmp_path, no_system_fashion):
+    root = tmp_path / "absent"
+    with pytest.raises(DatasetError) as err:
+        ds.load_fashion_mnist(root)
+    msg = str(err.value)
+    assert str(root) in msg and "apt-get install dataset-fashion-mnist" in msg
+    assert "make download-fashion-mnist" in msg and "download fashion-mnist" in msg
+    assert "TINYTORCH_FASHION_MNIST_DIR" in msg and ds.FASHION_MNIST_URLS[0] in msg
+
+
+def test_fashion_mnist_missing_one_file(tmp_path):
+    _, checksums = write_fashion(tmp_path)
+    (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
+    assert not ds.fashion_mnist_available(tmp_path)
+    with pytest.raises(DatasetError, match="Fashion-MNIST file train-labels-idx1-ubyte"):
+        ds.load_fashion_mnist(tmp_path, checksums=checksums)
+
+
+def test_fashion_mnist_download_verifies_what_it_fetched(tmp_path, monkeypatch):
+    """The opt-in downloader, with the network replaced by a local folder: good files land, bad ones raise."""
+    server = tmp_path / "server"
+    _, checksums = write_fashion(server)
+    monkeypatch.setattr(ds, "FASHION_MNIST_SHA256", checksums)
+    fetched = []
+
+    def fake_fetch(url, dest):
+        fetched.append(url)
+        dest.write_bytes((server / url.rsplit("/", 1)[1]).read_bytes())
+
+    monkeypatch.setattr(ds, "fetch", fake_fetch)
+    target = ds.download_fashion_mnist(tmp_path / "target")
+    assert len(fetched) == 4 and all(u.startswith(ds.FASHION_MNIST_URLS[0]) for u in fetched)
+    assert ds.load_fashion_mnist(target, checksums=checksums).x_train.shape == (6, 28, 28)
+    ds.download_fashion_mnist(tmp_path / "target")  # already there and verified: nothing fetched
+    assert len(fetched) == 4
+
+    write_fashion(server, seed=99)  # the server now serves other bytes
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        ds.download_fashion_mnist(tmp_path / "elsewhere")
+
+
+def test_fashion_mnist_download_goes_to_data_dir_never_the_system_folder(tmp_path, no_system_fashion):
+    assert ds.fashion_mnist_download_dir() == tmp_path / "data" / "fashion-mnist"
+
+
+@pytest.mark.skipif(not ds.idx_files_present(ds.FASHION_MNIST_SYSTEM_DIR, ds.FASHION_MNIST_FILES),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_the_installed_debian_copy_matches_the_pinned_checksums():
+    d = ds.load_fashion_mnist(ds.FASHION_MNIST_SYSTEM_DIR)
+    assert d.x_train.shape == (60000, 28, 28) and d.x_test.shape == (10000, 28, 28)
+    assert np.bincount(d.y_train).tolist() == [6000] * 10 and np.bincount(d.y_test).tolist() == [1000] * 10
 
 
 # ---------------------------------------------------------------- CIFAR-10

@@ -4,12 +4,15 @@ The fast im2col convolution is checked against the explicit-loop ``conv2d_naive`
 every fused primitive gets a float64 central-difference gradient check.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gradcheck import gradcheck
+from tinytorch.core import spatial
 from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import (
     AvgPool2d,
@@ -43,6 +46,21 @@ def _conv_arrays(rng, n, c, h, w, o, kernel, dtype=np.float64):
     return x, weight, bias
 
 
+# Both ways of unfolding: one kernel row per matmul wherever the stride allows (threshold 1),
+# and whole windows in one matmul (threshold never reached), whatever the channel count.
+UNFOLDINGS = pytest.mark.parametrize("min_row", [1, 10**9], ids=["row-unfold", "window-unfold"])
+
+
+@contextmanager
+def unfolding(min_row):
+    """Force ``Conv2dFunction``'s choice of unfolding for the duration of a block."""
+    saved, spatial.MIN_ROW_CONTRACTION = spatial.MIN_ROW_CONTRACTION, min_row
+    try:
+        yield
+    finally:
+        spatial.MIN_ROW_CONTRACTION = saved
+
+
 def _distinct(rng, shape):
     """Values spaced 0.1 apart in random order: no ties, so max pooling is differentiable
     and stays so under the +-1e-6 finite-difference nudges."""
@@ -51,11 +69,13 @@ def _distinct(rng, shape):
 
 # ----------------------------------------------------------------------------- forward
 
+@UNFOLDINGS
 @pytest.mark.parametrize("n, c, h, w, o, kernel, stride, padding", CONV_CASES)
-def test_conv2d_matches_naive(n, c, h, w, o, kernel, stride, padding):
+def test_conv2d_matches_naive(n, c, h, w, o, kernel, stride, padding, min_row):
     x, weight, bias = _conv_arrays(np.random.default_rng(0), n, c, h, w, o, kernel)
-    fast = conv2d(Tensor(x, dtype=np.float64), Tensor(weight, dtype=np.float64),
-                  Tensor(bias, dtype=np.float64), stride, padding)
+    with unfolding(min_row):
+        fast = conv2d(Tensor(x, dtype=np.float64), Tensor(weight, dtype=np.float64),
+                      Tensor(bias, dtype=np.float64), stride, padding)
     np.testing.assert_allclose(fast.data, conv2d_naive(x, weight, bias, stride, padding),
                                rtol=1e-12, atol=1e-12)
 
@@ -74,13 +94,14 @@ def test_conv2d_without_bias_and_float32():
     kh=st.integers(1, 4), kw=st.integers(1, 4),
     sh=st.integers(1, 3), sw=st.integers(1, 3),
     ph=st.integers(0, 2), pw=st.integers(0, 2),
-    seed=st.integers(0, 2**16),
+    seed=st.integers(0, 2**16), min_row=st.sampled_from([1, 10**9]),
 )
-def test_conv2d_matches_naive_property(n, c, o, h, w, kh, kw, sh, sw, ph, pw, seed):
+def test_conv2d_matches_naive_property(n, c, o, h, w, kh, kw, sh, sw, ph, pw, seed, min_row):
     assume(kh <= h + 2 * ph and kw <= w + 2 * pw)  # else: test_kernel_larger_than_padded_input
     x, weight, bias = _conv_arrays(np.random.default_rng(seed), n, c, h, w, o, (kh, kw))
-    out = conv2d(Tensor(x, dtype=np.float64), Tensor(weight, dtype=np.float64),
-                 Tensor(bias, dtype=np.float64), (sh, sw), (ph, pw))
+    with unfolding(min_row):
+        out = conv2d(Tensor(x, dtype=np.float64), Tensor(weight, dtype=np.float64),
+                     Tensor(bias, dtype=np.float64), (sh, sw), (ph, pw))
     np.testing.assert_allclose(out.data, conv2d_naive(x, weight, bias, (sh, sw), (ph, pw)),
                                rtol=1e-12, atol=1e-12)
 
@@ -103,10 +124,41 @@ def test_avg_pool_forward_by_hand():
 
 # ----------------------------------------------------------------------------- gradients
 
+@UNFOLDINGS
 @pytest.mark.parametrize("n, c, h, w, o, kernel, stride, padding", CONV_CASES[:6])
-def test_conv2d_gradcheck(n, c, h, w, o, kernel, stride, padding):
+def test_conv2d_gradcheck(n, c, h, w, o, kernel, stride, padding, min_row):
     x, weight, bias = _conv_arrays(np.random.default_rng(2), n, c, h, w, o, kernel)
+    with unfolding(min_row):
+        gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), x, weight, bias)
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [((1, 2), (2, 1), (2, 3)), (3, 3, 2), (2, (1, 3), (1, 0))])
+def test_conv2d_gradcheck_with_padding_beyond_the_kernel(kernel, stride, padding):
+    """Output pixels that see only padding send no gradient to the input (the frame is cropped)."""
+    x, weight, bias = _conv_arrays(np.random.default_rng(8), 2, 2, 4, 5, 3, kernel)
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), x, weight, bias)
+
+
+def test_conv2d_unfolds_one_kernel_row_when_rows_are_wide_enough():
+    """The documented rule: row-by-row for stride-1 rows of C*kw >= 8 inputs, else whole windows."""
+    assert spatial._rows_per_unfold(3, (5, 5), (1, 1)) == 1          # CIFAR's first layer
+    assert spatial._rows_per_unfold(8, (3, 3), (1, 2)) == 1          # a horizontal stride is fine
+    assert spatial._rows_per_unfold(1, (3, 3), (1, 1)) == 3          # one channel: thin rows
+    assert spatial._rows_per_unfold(8, (3, 3), (2, 1)) == 3          # vertical stride: whole windows
+
+
+def test_conv2d_full_size_layers_match_naive_in_float32():
+    """The shapes the book trains at full size (28x28 and 32x32x3 with 5x5 kernels), both unfoldings."""
+    rng = np.random.default_rng(7)
+    for c, o, size, k, pad in ((8, 16, 14, 3, 1), (3, 6, 32, 5, 0), (6, 16, 14, 5, 0)):
+        x = rng.standard_normal((2, c, size, size)).astype(np.float32)
+        weight = rng.standard_normal((o, c, k, k)).astype(np.float32)
+        expected = conv2d_naive(x.astype(np.float64), weight.astype(np.float64), None, 1, pad)
+        for min_row in (1, 10**9):
+            with unfolding(min_row):
+                out = conv2d(Tensor(x), Tensor(weight), None, 1, pad)
+            assert out.dtype == np.float32
+            np.testing.assert_allclose(out.data, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_conv2d_gradcheck_without_bias():
@@ -128,6 +180,24 @@ def test_conv2d_weight_grad_only_when_input_is_data():
 def test_max_pool_gradcheck(kernel, stride, padding):
     x = _distinct(np.random.default_rng(5), (2, 2, 7, 6))
     gradcheck(lambda x: max_pool2d(x, kernel, stride, padding), x)
+
+
+def test_max_pool_gradient_goes_to_the_first_maximum_of_a_tie():
+    """As PyTorch: a window of equal values (ReLU zeros) sends its gradient to its first pixel
+    in row-major order, once; overlapping windows add up at a shared winner."""
+    x = Tensor(np.zeros((1, 1, 4, 4)), requires_grad=True)
+    max_pool2d(x, 2).backward(np.arange(1.0, 5.0).reshape(1, 1, 2, 2))
+    np.testing.assert_array_equal(x.grad[0, 0], [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]])
+    y = Tensor(np.array([[[[0.0, 5.0, 5.0], [5.0, 0.0, 0.0]]]]), requires_grad=True)
+    max_pool2d(y, 2, 1).backward(np.array([[[[1.0, 10.0]]]]))   # windows share the 5 at (0, 1)
+    np.testing.assert_array_equal(y.grad[0, 0], [[0, 11, 0], [0, 0, 0]])
+
+
+def test_max_pool_infinite_gradient_reaches_the_winner_only():
+    """inf * 0 is nan: an infinite upstream gradient must not spill nan onto the losers."""
+    x = Tensor(np.array([[[[1.0, 3.0], [2.0, 0.0]]]]), requires_grad=True)
+    max_pool2d(x, 2).backward(np.array([[[[np.inf]]]]))
+    np.testing.assert_array_equal(x.grad[0, 0], [[0, np.inf], [0, 0]])
 
 
 @pytest.mark.parametrize("kernel, stride, padding", [

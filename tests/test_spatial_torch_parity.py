@@ -31,6 +31,10 @@ def _pair_inputs(x):
     (3, 4, (3, 2), (2, 1), (1, 2), True, (9, 7)),
     (2, 5, 5, 2, 0, False, (11, 12)),
     (2, 3, (1, 3), 3, (0, 1), True, (7, 10)),
+    (8, 16, 3, 1, 1, True, (14, 14)),          # full-size layers: the second conv at 28x28,
+    (3, 6, 5, 1, 0, True, (32, 32)),           # LeNet-5 on CIFAR's 32x32x3,
+    (6, 16, 5, 1, 0, False, (14, 14)),         # and its second conv
+    (4, 3, 3, (1, 2), 1, True, (9, 10)),       # row unfolding with a horizontal stride
 ])
 def test_conv2d_matches_torch(c_in, c_out, kernel, stride, padding, bias, hw):
     rng = np.random.default_rng(0)
@@ -67,6 +71,18 @@ def test_pooling_matches_torch(ours_cls, torch_cls, kernel, stride, padding):
     out = ours_cls(kernel, stride, padding)(x)
     tout = torch_cls(kernel, stride, padding)(tx)
     np.testing.assert_allclose(out.data, tout.detach().numpy(), **FWD)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    out.backward(g)
+    tout.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(x.grad, tx.grad.numpy(), **GRAD)
+
+
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 1), ((2, 3), (1, 2))])
+def test_max_pool_ties_route_the_gradient_as_torch(kernel, stride):
+    """After a ReLU many windows are all zeros: both send the gradient to the same pixel."""
+    rng = np.random.default_rng(2)
+    x, tx = _pair_inputs(np.maximum(rng.standard_normal((2, 3, 8, 9)), 0).astype(np.float32))
+    out, tout = MaxPool2d(kernel, stride)(x), torch.nn.MaxPool2d(kernel, stride)(tx)
     g = rng.standard_normal(out.shape).astype(np.float32)
     out.backward(g)
     tout.backward(torch.from_numpy(g))

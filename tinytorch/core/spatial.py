@@ -2,17 +2,18 @@
 
 Three fused primitives, each one ``Function`` with its forward and backward side by side:
 
-* ``Conv2dFunction``: im2col (a strided *view* of every kernel window of the zero-padded
-  batch, copied once into a matrix) followed by one batched matmul. Backward is the same
-  matmul transposed plus col2im, which scatters the window gradients back onto the image
-  by looping over the ``kh * kw`` kernel offsets (at most 25 iterations for a 5x5 kernel),
-  adding one strided slice of the whole batch each time. See the class docstring for the
-  "flat image" layout that makes those slices long and fast.
-* ``MaxPool2dFunction``: max over each window, sweeping the kernel offsets and keeping the
-  winning offset (argmax); backward routes the gradient to the winner only.
+* ``Conv2dFunction``: im2col and matrix products. Each kw-wide row of every kernel window is
+  copied once into the columns of a matrix; kernel row i is then the same matrix i image
+  rows further on (a slice, not a copy), so the output is kh matmuls added up. Backward is
+  matmuls too: the weight gradient against the same slices, and the input gradient as the
+  same correlation run in reverse (the output gradient in a zero frame, the kernel flipped).
+  See the class docstring for why this beats copying whole windows at full image sizes.
+* ``MaxPool2dFunction``: max over each window, folding the kernel offsets in with
+  ``np.maximum``; backward routes the gradient to the first maximum of each window.
 * ``AvgPool2dFunction``: mean over each window; backward spreads the gradient evenly.
 
-No Python loop ever runs over pixels, channels or the batch.
+No Python loop ever runs over pixels, channels or the batch; the loops run over kernel rows
+or kernel offsets (at most 25 for a 5x5 kernel), each a whole-batch NumPy operation.
 
 ``conv2d_naive`` is the slow, explicit-loop teaching reference that defines what the fast
 version must compute; the tests compare the two. The layers never use it.
@@ -85,10 +86,14 @@ def _out_size(size: int, kernel: int, stride: int) -> int:
 
 
 def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndarray:
+    """Pad H and W on both sides with ``value`` (x itself when there is no padding)."""
     ph, pw = padding
     if ph == 0 and pw == 0:
         return x
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+    n, c, h, w = x.shape
+    xp = np.full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)  # np.pad costs ~6x more
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    return xp
 
 
 def _unpad(x: np.ndarray, padding: tuple[int, int]) -> np.ndarray:
@@ -132,44 +137,74 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- convolution
 
-def _conv_layout(hp, wp, kernel, stride):
-    """Geometry of the flat-image layout used by ``Conv2dFunction``.
+MIN_ROW_CONTRACTION = 8
+"""Unfold one kernel row at a time when a row holds at least this many inputs (C*kw);
+thinner rows (one input channel, say) make too thin a matmul, so the whole kernel is unfolded."""
 
-    Returns (oh, ow, width, flat_len): the output size, the number of virtual columns
-    computed per output row, and the length each flattened image needs.
+
+def _rows_per_unfold(channels, kernel, stride):
+    """Kernel rows to unfold at once: 1 for stride-1 rows of C*kw >= 8 inputs, else all kh."""
+    return 1 if stride[0] == 1 and channels * kernel[1] >= MIN_ROW_CONTRACTION else kernel[0]
+
+
+def _unfold(xp, rows, kw, stride):
+    """Partial im2col, one copy: ``rows`` rows of each kw-wide window, as matrix columns.
+
+    cols[n, (c, i, j), (r, x)] = xp[n, c, r*sh + i, x*sw + j] for i < rows, j < kw, over every
+    window row r and output column x. Returns cols (N, C*rows*kw, R*X) and X, the row length.
     """
-    (kh, kw), (sh, sw) = kernel, stride
-    oh, ow = _out_size(hp, kh, sh), _out_size(wp, kw, sw)
-    # With width = sh*wp/sw, output row y+1 starts exactly where row y ends, so the output
-    # pixels of one kernel offset form a single evenly strided run (NumPy then copies and
-    # adds it in one long inner loop). For stride 1 that is width = wp.
-    width = sh * wp // sw
-    if sh * wp % sw or width < ow:
-        width = ow                              # odd strides: plain 2-D windows, no waste
-    last = (kh - 1) * wp + (kw - 1) + (oh - 1) * sh * wp + (width - 1) * sw
-    return oh, ow, width, max(last + 1, hp * wp)
+    n, c, hp, wp = xp.shape
+    (sh, sw), (sn, sc, sr, sq) = stride, xp.strides
+    r, x = (hp - rows) // sh + 1, (wp - kw) // sw + 1          # the last window ends inside xp
+    windows = as_strided(xp, (n, c, rows, kw, r, x), (sn, sc, sr, sq, sh * sr, sw * sq))
+    return windows.reshape(n, c * rows * kw, r * x), x
 
 
-def _flat_windows(flat, kernel, wp, oh, width, stride):
-    """View (N, C, kh, kw, oh, width) of flattened padded images: entry [n, c, i, j, y, x]
-    is pixel (y*sh + i, x*sw + j), i.e. flat[n, c, i*wp + j + y*sh*wp + x*sw]. No copy."""
-    (kh, kw), (sh, sw) = kernel, stride
-    n, c, _ = flat.shape
-    sn, sc, se = flat.strides
-    return as_strided(flat, (n, c, kh, kw, oh, width),
-                      (sn, sc, wp * se, se, sh * wp * se, sw * se))
+def _correlate(xp, weight, stride, rows):
+    """out[n, o, y*X + x] = sum_{c, i, j} weight[o, c, i, j] * xp[n, c, y*sh + i, x*sw + j].
+
+    Unfolds ``rows`` kernel rows (``_unfold``): with rows = kh that is classic im2col and one
+    matmul. With rows = 1 (stride 1 in height) each image is copied once per kernel column,
+    and kernel row i reads the same matrix i window rows further on: a slice, not a copy, so
+    the output is kh matmuls (O, C*kw) @ (C*kw, oh*ow) added up, kh times less copying.
+    Returns out (N, O, oh*ow), the unfolded matrix and its row length X (= ow).
+    """
+    o, c, kh, kw = weight.shape
+    groups = kh // rows
+    cols, ow = _unfold(xp, rows, kw, stride)
+    oh = (xp.shape[2] - kh) // stride[0] + 1
+    size, step = oh * ow, rows * ow
+    w_groups = weight.reshape(o, c, groups, rows, kw).transpose(2, 0, 1, 3, 4).reshape(groups, o, c * rows * kw)
+    out = np.matmul(w_groups[0], cols[:, :, :size])
+    for g in range(1, groups):
+        out += np.matmul(w_groups[g], cols[:, :, g * step:g * step + size])
+    return out, cols, ow
+
+
+def _spread(count, stride, offset, size):
+    """Output positions 0..count-1 placed at offset + k*stride along an axis of length ``size``:
+    the range (first, stop) of those that land inside, and the slice they land on."""
+    first = max(0, -(offset // stride))                     # ceil(-offset / stride)
+    stop = max(first, min(count, (size - 1 - offset) // stride + 1))
+    start = offset + first * stride
+    return first, stop, slice(start, start + (stop - first - 1) * stride + 1 if stop > first else start, stride)
 
 
 class Conv2dFunction(Function):
-    """Fused conv2d: im2col + one batched matmul; backward via matmul + col2im.
+    """Fused conv2d: im2col of the kernel's rows and matmuls; backward by matmuls too.
 
-    Layout ("flat image" trick): each zero-padded image (Hp, Wp) is stored as one long row,
-    pixel (r, q) at r*Wp + q. Kernel offset (i, j) is then the constant shift i*Wp + j, and
-    for stride 1 output pixel (y, x) reads shift + y*Wp + x: the inputs of all output pixels
-    for one offset are ONE contiguous run if we compute Wp columns per output row instead of
-    Wo. im2col is a single ``as_strided`` view copied once, col2im is kh*kw additions of one
-    run each. The extra Wp - Wo "wrap-around" columns per row are computed and dropped in
-    forward and get zero gradient in backward (2 of 10 columns for 8x8 input, padding 1).
+    Forward (``_correlate``): copy every kw-wide window row of the padded input into the
+    columns of a matrix (C*kw rows: channel and kernel column), then each kernel row i is
+    the same matrix i image rows further on, a slice, so the output is kh matmuls added up.
+    Classic im2col copies every whole window (C*kh*kw rows): at 32x32x3 with 5x5 kernels,
+    17 MB per batch of 64, far past the caches; this copies 5 times less. Thin rows (C*kw < 8,
+    e.g. one input channel) and vertical strides unfold whole windows instead: one matmul.
+
+    Backward: the weight gradient is a matmul of the output gradient with the same saved
+    slices, per kernel row, summed over the batch. The input gradient is a forward pass in
+    reverse: the output gradient, spread onto the stride-1 grid (zeros between strides) and
+    framed by kh-1 zero rows and kw-1 zero columns, correlated with the kernel flipped in
+    both directions and with its channel axes swapped. No scatter (col2im) is needed.
     """
 
     @staticmethod
@@ -179,61 +214,49 @@ class Conv2dFunction(Function):
             raise ValueError(f"Conv2d expects a 4-D weight (out, in, kh, kw), got shape {weight.shape}")
         o, c, kh, kw = weight.shape
         _check_hyper("Conv2d", (kh, kw), stride, padding)
-        hp, wp = _check_input("Conv2d", x.shape, padding, (kh, kw))
+        _check_input("Conv2d", x.shape, padding, (kh, kw))
         if x.shape[1] != c:
             raise ValueError(
                 f"Conv2d: expected {c} input channels, got {x.shape[1]} "
                 f"(input shape {x.shape}, weight shape {weight.shape})"
             )
-        n, _, h, w = x.shape
-        ph, pw = padding
-        oh, ow, width, flat_len = _conv_layout(hp, wp, (kh, kw), stride)
-
-        # Zero-padded images, each flattened into one row (plus a zero tail for the last shifts).
-        flat = np.zeros((n, c, flat_len), dtype=np.result_type(x, weight))
-        flat[:, :, :hp * wp].reshape(n, c, hp, wp)[:, :, ph:ph + h, pw:pw + w] = x
-
-        # im2col: cols[n, (c, i, j), (y, x)], one copy; then one batched matmul.
-        cols = _flat_windows(flat, (kh, kw), wp, oh, width, stride).reshape(n, c * kh * kw, oh * width)
-        out = np.matmul(weight.reshape(o, -1), cols)              # (N, O, oh * width)
+        xp = _pad(x.astype(np.result_type(x, weight), copy=False), padding)
+        rows = _rows_per_unfold(c, (kh, kw), stride)
+        out, cols, ow = _correlate(xp, weight, stride, rows)
         if bias is not None:
             out += bias.reshape(1, o, 1)
-
         ctx.save_for_backward(cols, weight)
-        ctx.geometry = (x.shape, stride, padding, (oh, ow, width, flat_len))
-        ctx.has_bias = bias is not None
-        return out.reshape(n, o, oh, width)[..., :ow]             # drop wrap-around columns
+        ctx.geometry = (x.shape, stride, padding, rows)
+        return out.reshape(x.shape[0], o, -1, ow)
 
     @staticmethod
     def backward(ctx, grad_output):
         cols, weight = ctx.saved_tensors
-        x_shape, stride, (ph, pw), (oh, ow, width, flat_len) = ctx.geometry
+        (n, c, h, w), (sh, sw), (ph, pw), rows = ctx.geometry
         needs_x, needs_w, needs_b = ctx.needs_input_grad
-        n, c, h, w = x_shape
         o, _, kh, kw = weight.shape
-        hp, wp = h + 2 * ph, w + 2 * pw
+        oh, ow = grad_output.shape[2:]
+        grad_b = grad_output.sum(axis=(0, 2, 3)) if needs_b else None
+        g = grad_output.reshape(n, o, oh * ow)
 
-        # Gradient on the computed grid: zero for the wrap-around columns.
-        g = np.zeros((n, o, oh, width), dtype=cols.dtype)
-        g[..., :ow] = grad_output
-        g = g.reshape(n, o, oh * width)
-
-        grad_b = g.sum(axis=(0, 2)) if (ctx.has_bias and needs_b) else None
-        # d weight = sum over the batch of g[n] (O, L) @ cols[n]^T (L, K).
-        grad_w = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape) if needs_w else None
+        grad_w = None
+        if needs_w:  # per group of kernel rows: sum over the batch of g[n] (O, L) @ cols[n]^T (L, C*rows*kw)
+            groups, step = kh // rows, rows * ow
+            grad_w = np.stack([np.matmul(g, cols[:, :, k * step:k * step + oh * ow].transpose(0, 2, 1)).sum(axis=0)
+                               for k in range(groups)])
+            grad_w = grad_w.reshape(groups, o, c, rows, kw).transpose(1, 2, 0, 3, 4).reshape(weight.shape)
         if not needs_x:                                           # e.g. the first layer
             return None, grad_w, grad_b
 
-        # d input: window gradients (N, C, kh, kw, oh, width), then col2im through the same
-        # view as im2col, writing this time: one strided add per kernel offset.
-        gcols = np.matmul(weight.reshape(o, -1).T, g).reshape(n, c, kh, kw, oh, width)
-        gflat = np.zeros((n, c, flat_len), dtype=cols.dtype)
-        windows = _flat_windows(gflat, (kh, kw), wp, oh, width, stride)
-        for i in range(kh):
-            for j in range(kw):
-                windows[:, :, i, j] += gcols[:, :, i, j]
-        gxp = gflat[:, :, :hp * wp].reshape(n, c, hp, wp)
-        return gxp[:, :, ph:ph + h, pw:pw + w], grad_w, grad_b
+        # dx[Y, X] = sum_{o, i, j} w[o, c, i, j] * g1[Y - i, X - j] for the input's (unpadded) pixels,
+        # g1 = the gradient spread onto the stride-1 grid: a correlation of g1, framed by zeros,
+        # with the kernel flipped. The frame holds just the rows and columns those pixels read.
+        framed = np.zeros((n, o, h + kh - 1, w + kw - 1), dtype=cols.dtype)
+        (y0, y1, ys), (x0, x1, xs) = _spread(oh, sh, kh - 1 - ph, h + kh - 1), _spread(ow, sw, kw - 1 - pw, w + kw - 1)
+        framed[:, :, ys, xs] = grad_output[:, :, y0:y1, x0:x1]
+        flipped = np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        grad_x, _, _ = _correlate(framed, flipped, (1, 1), _rows_per_unfold(o, (kh, kw), (1, 1)))
+        return grad_x.reshape(n, c, h, w), grad_w, grad_b
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0):
@@ -344,34 +367,52 @@ def _scatter(grad_xp, index, values, kernel, stride):
 
 class MaxPool2dFunction(Function):
     """Max over each window, found by sweeping the kh*kw kernel offsets: offset (i, j) sees
-    pixel (y*sh + i, x*sw + j) of every window at once as one strided slice. ``argmax``
-    remembers the winning offset (the first one on ties, like PyTorch); backward routes the
-    gradient there. Padding is -inf, so it never wins."""
+    pixel (y*sh + i, x*sw + j) of every window at once as one strided slice, and
+    ``np.maximum`` folds them in. Padding is -inf, so it never wins.
+
+    Backward sends each window's gradient to its first maximum in row-major order (as
+    PyTorch does on ties, e.g. a window of ReLU zeros): sweeping the offsets again, a pixel
+    equal to the window's max takes the window's gradient unless an earlier offset already
+    has. Keeping the input and the output costs no extra memory and is faster than recording
+    an argmax in forward (a masked write per offset).
+    """
 
     @staticmethod
     def forward(ctx, x, kernel_size, stride=None, padding=0):
         kernel, stride, padding, out_hw = _pool_geometry("MaxPool2d", x.shape, kernel_size,
                                                          stride, padding)
         xp = _pad(x, padding, -np.inf)
+        offsets = _kernel_offsets(kernel)
         out = xp[_offset_slice(0, 0, out_hw, stride)].copy()
-        argmax = np.zeros(out.shape, dtype=np.int32)
-        for k, i, j in _kernel_offsets(kernel)[1:]:
-            candidate = xp[_offset_slice(i, j, out_hw, stride)]
-            better = candidate > out
-            np.copyto(out, candidate, where=better)
-            argmax[better] = k
-        ctx.argmax = argmax
+        for _, i, j in offsets[1:]:
+            np.maximum(out, xp[_offset_slice(i, j, out_hw, stride)], out=out)
+        ctx.save_for_backward(xp, out)
         ctx.geometry = (x.shape, kernel, stride, padding, out_hw)
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
+        xp, out = ctx.saved_tensors
         x_shape, kernel, stride, padding, out_hw = ctx.geometry
-        n, c, h, w = x_shape
-        gxp = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=grad_output.dtype)
-        for k, i, j in _kernel_offsets(kernel):
-            _scatter(gxp, _offset_slice(i, j, out_hw, stride), grad_output * (ctx.argmax == k),
-                     kernel, stride)
+        gxp = np.zeros(xp.shape, dtype=grad_output.dtype)
+        free = np.ones(out.shape, dtype=bool)           # windows whose gradient no pixel has taken yet
+        # Masks by multiplication: branch-free, several times faster than np.where on the
+        # irregular masks ReLU zeros make. Only inf/nan gradients need np.where (inf * 0 is nan).
+        exact = not np.isfinite(grad_output).all()
+        overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
+        offsets = _kernel_offsets(kernel)
+        for k, i, j in offsets:
+            index = _offset_slice(i, j, out_hw, stride)
+            wins = np.equal(xp[index], out)
+            wins &= free
+            if k < len(offsets) - 1:
+                free ^= wins                            # a win only happens where still free
+            if exact:
+                _scatter(gxp, index, np.where(wins, grad_output, 0), kernel, stride)
+            elif overlap:
+                gxp[index] += grad_output * wins
+            else:                                       # each pixel in one window: write in place
+                np.multiply(grad_output, wins, out=gxp[index])
         return _unpad(gxp, padding)
 
 
