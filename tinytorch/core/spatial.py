@@ -23,14 +23,12 @@ Gradients (``Tensor.grad``) are plain ``np.ndarray`` of the parameter's shape an
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from tinytorch.core.autograd import Function
-from tinytorch.core.layers import Module, Parameter
-from tinytorch.core.random import rng
+from tinytorch.core.layers import Module, Parameter, init_fan_in_uniform
 
 __all__ = [
     "Conv2d",
@@ -315,11 +313,9 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw weight and bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in_channels * kh * kw (as Linear)."""
         kh, kw = self.kernel_size
-        bound = 1.0 / math.sqrt(self.in_channels * kh * kw)
-        self.weight.data[...] = rng().uniform(-bound, bound, self.weight.shape)
-        if self.bias is not None:
-            self.bias.data[...] = rng().uniform(-bound, bound, self.bias.shape)
+        init_fan_in_uniform(self.weight, self.bias, fan_in=self.in_channels * kh * kw)
 
     def forward(self, x):
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
