@@ -178,13 +178,16 @@ def _topological_order(root):
     Iterative depth-first search: a node is appended after all its parents (post-order),
     so reversing the list visits each node after every node that uses it.
     """
-    order, visited, stack = [], {id(root)}, [(root, False)]
+    order, visited, stack = [], set(), [(root, False)]
     append, push, pop, seen = order.append, stack.append, stack.pop, visited.add
     while stack:
         node, expanded = pop()
         if expanded:
             append(node)
             continue
+        if id(node) in visited:  # pushed twice (reached by two paths): expand it once, the first time popped
+            continue
+        seen(id(node))
         push((node, True))
         ctx = node._ctx
         if ctx is None:
@@ -193,7 +196,6 @@ def _topological_order(root):
             raise _released_error()
         for parent, needed in zip(ctx.parents, ctx.needs_input_grad):
             if needed and id(parent) not in visited:
-                seen(id(parent))
                 push((parent, False))
     return order
 
