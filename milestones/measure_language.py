@@ -14,6 +14,10 @@ grades is then computed here, from those raw numbers, without trusting the reade
   for generation; this catches it.
 * ``greedy_answers``: answers to held-out questions by greedy decoding, compared exactly
   with the reference answers.
+* ``embedding_gradient_error``: a mechanism probe. The gradient an embedding table receives
+  must be the *sum* of the gradients of every position that looked a row up; an embedding
+  that drops repeated ids still trains (Adam rescales what it gets), so only a direct
+  comparison with a NumPy scatter-add catches it.
 
 Nothing here imports tinytorch.
 """
@@ -27,7 +31,7 @@ import numpy as np
 LogitsFn = Callable[[np.ndarray], object]
 
 __all__ = ["logits_of", "greedy_decode", "sequence_accuracy", "cross_entropy", "perplexity",
-           "causality_probe", "greedy_answers"]
+           "causality_probe", "greedy_answers", "embedding_gradient_error"]
 
 
 def logits_of(logits_fn: LogitsFn, ids: np.ndarray) -> np.ndarray:
@@ -160,3 +164,36 @@ def greedy_answers(logits_fn: LogitsFn, encode: Callable[[str], Sequence[int]], 
             generated[row] = decode(continuation.tolist()).split(stop)[0]
     correct = [g == a for g, a in zip(generated, answers)]
     return float(np.mean(correct)), generated
+
+
+def embedding_gradient_error(embedding, ids, seed: int = 0) -> float:
+    """Largest error of the reader's embedding-table gradient against a float64 NumPy scatter-add, relative.
+
+    Calls ``embedding(ids)`` (the reader's module: a ``weight`` table of shape (V, D)), sends a
+    random upstream gradient back with ``output.backward(upstream)``, and compares
+    ``embedding.weight.grad`` with ``reference[v] = sum of upstream rows at positions where
+    ids == v``. ``ids`` should repeat ids (every real batch does). The table's ``.grad`` is
+    reset to None before and after, so a model's training state is not disturbed.
+
+    Returns:
+        max |grad - reference| / max(1, max |reference|): about 1e-7 for a correct float32 table.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    weight = embedding.weight
+    table = _raw(weight)
+    weight.grad = None
+    out = embedding(ids)
+    shape = _raw(out).shape
+    if shape != ids.shape + table.shape[1:]:
+        raise ValueError(f"embedding_gradient_error: embedding returned shape {shape} for ids {ids.shape} "
+                         f"and a table of shape {table.shape}")
+    upstream = np.random.default_rng(seed).standard_normal(shape).astype(table.dtype)
+    out.backward(upstream)
+    grad = weight.grad
+    weight.grad = None
+    if grad is None:
+        return float("inf")
+    reference = np.zeros(table.shape, dtype=np.float64)
+    np.add.at(reference, ids.reshape(-1), upstream.reshape(ids.size, -1).astype(np.float64))
+    error = np.abs(np.asarray(_raw(grad), dtype=np.float64) - reference).max()
+    return float(error / max(1.0, np.abs(reference).max()))

@@ -218,9 +218,19 @@ MILESTONES: tuple[Milestone, ...] = (
         "Vaswani et al.: attention is all you need.",
         parts=(
             Part(1, "Attention challenges", _range(1, 13), (
-                Criterion("reversal_accuracy", "sequence reversal accuracy", ">=", 0.95),
-                Criterion("copy_accuracy", "sequence copy accuracy", ">=", 0.95),
-                Criterion("mixed_accuracy", "mixed-task accuracy", ">=", 0.95),
+                Criterion("reversal_accuracy", "exact reversals of held-out 8-letter sequences (greedy, judged)",
+                          ">=", 0.95),
+                Criterion("copy_accuracy", "exact copies of held-out 8-letter sequences (greedy, judged)", ">=", 0.95),
+                Criterion("mixed_accuracy", "exact answers of one model told [R]everse or [C]opy (held out)",
+                          ">=", 0.95),
+            )),
+            Part(2, "Generate text", _range(1, 13), (
+                Criterion("embedding_gradient_error",
+                          "embedding-table gradient vs NumPy scatter-add (ids repeat), relative", "<=", 1e-5),
+                Criterion("validation_cross_entropy",
+                          "TinyTalks validation cross-entropy, nats per character (NumPy, from logits)", "<=", 0.85),
+                Criterion("causal", "changing later tokens never moves an earlier position's logits", "is", True),
+                Criterion("answer_accuracy", "exact greedy answers to held-out TinyTalks questions", ">=", 0.25),
             )),
         ),
         aliases=("transformer", "attention"),

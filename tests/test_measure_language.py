@@ -178,3 +178,40 @@ def test_probes_on_a_tinytorch_gpt():
         assert not ml.causality_probe(logits, ids, V)[0]
     finally:
         block.forward = original
+
+
+def test_embedding_gradient_probe_accepts_a_correct_table_and_catches_dropped_repeats(monkeypatch):
+    import tinytorch.core.embeddings as embeddings
+
+    emb = embeddings.Embedding(6, 4)
+    ids = np.array([[1, 1, 1, 2], [2, 5, 1, 0]])
+    assert ml.embedding_gradient_error(emb, ids) < 1e-6
+    assert emb.weight.grad is None  # left as found
+
+    def last_one_wins(ids, rows, num_rows):
+        out = np.zeros((num_rows, rows.shape[-1]), dtype=rows.dtype)
+        out[ids.reshape(-1)] = rows.reshape(ids.size, -1)
+        return out
+    monkeypatch.setattr(embeddings, "scatter_add_rows", last_one_wins)
+    assert ml.embedding_gradient_error(emb, ids) > 0.1
+
+
+def test_embedding_gradient_probe_reports_a_missing_gradient_and_wrong_shapes():
+    class NoGrad:
+        weight = Tensorish(np.zeros((3, 2)))
+
+        def __call__(self, ids):
+            class Out:
+                data = np.zeros(ids.shape + (2,))
+
+                def backward(self, grad):
+                    pass
+            return Out()
+    NoGrad.weight.grad = None
+    assert ml.embedding_gradient_error(NoGrad(), np.array([[0, 1]])) == float("inf")
+
+    class Wrong(NoGrad):
+        def __call__(self, ids):
+            return Tensorish(np.zeros((1, 2)))
+    with pytest.raises(ValueError, match=r"returned shape \(1, 2\) for ids \(1, 2\)"):
+        ml.embedding_gradient_error(Wrong(), np.array([[0, 1]]))

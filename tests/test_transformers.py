@@ -120,6 +120,20 @@ def test_gpt_logits_shape_parameters_and_config():
         GPT(GPTConfig(positional="rotary"))
 
 
+def test_gpt_attention_weights_are_causal_and_match_the_forward_pass():
+    model = tiny_gpt()
+    ids = RNG.integers(0, 11, (2, 6))
+    weights = model.attention_weights(ids)
+    assert len(weights) == 2 and all(w.shape == (2, 2, 6, 6) for w in weights)
+    for w in weights:
+        np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
+        assert (w[..., np.triu_indices(6, 1)[0], np.triu_indices(6, 1)[1]] == 0).all()
+    # the first block's weights are those of its attention on the embedded input
+    with no_grad():
+        x = model.pos_emb(model.tok_emb(ids))
+        np.testing.assert_allclose(weights[0], model.blocks[0].attention_weights(x, is_causal=True).data, rtol=1e-6)
+
+
 def test_gpt_initialisation_follows_nanogpt():
     model = tiny_gpt(init_std=0.02, n_embd=64, vocab_size=500)
     params = dict(model.named_parameters())

@@ -12,9 +12,10 @@ from torch import nn
 
 
 class TorchBlock(nn.Module):
-    def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: float = 4.0):
+    def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: float = 4.0, activation: str = "gelu"):
         super().__init__()
         hidden = int(mlp_ratio * embed_dim)
+        self.act = nn.GELU(approximate="tanh") if activation == "gelu" else nn.ReLU()
         self.ln1 = nn.LayerNorm(embed_dim)
         self.attn = nn.MultiheadAttention(embed_dim, num_heads, batch_first=True)
         self.ln2 = nn.LayerNorm(embed_dim)
@@ -23,15 +24,15 @@ class TorchBlock(nn.Module):
     def forward(self, x, blocked):
         h = self.ln1(x)
         x = x + self.attn(h, h, h, attn_mask=blocked, need_weights=False, is_causal=True)[0]
-        return x + self.proj(nn.functional.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+        return x + self.proj(self.act(self.fc(self.ln2(x))))
 
 
 class TorchGPT(nn.Module):
-    def __init__(self, vocab_size, context_length, n_layer, n_head, n_embd, mlp_ratio=4.0):
+    def __init__(self, vocab_size, context_length, n_layer, n_head, n_embd, mlp_ratio=4.0, activation="gelu"):
         super().__init__()
         self.tok_emb = nn.Embedding(vocab_size, n_embd)
         self.pos_emb = nn.Parameter(torch.zeros(context_length, n_embd))
-        self.blocks = nn.ModuleList([TorchBlock(n_embd, n_head, mlp_ratio) for _ in range(n_layer)])
+        self.blocks = nn.ModuleList([TorchBlock(n_embd, n_head, mlp_ratio, activation) for _ in range(n_layer)])
         self.ln_f = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, vocab_size, bias=False)
 
@@ -53,7 +54,7 @@ def torch_name(name: str) -> str:
 def from_config(config) -> TorchGPT:
     """A TorchGPT with the sizes of a tinytorch ``GPTConfig``."""
     return TorchGPT(config.vocab_size, config.context_length, config.n_layer, config.n_head, config.n_embd,
-                    config.mlp_ratio)
+                    config.mlp_ratio, config.activation)
 
 
 def copy_weights(ours, theirs: TorchGPT) -> None:

@@ -126,10 +126,12 @@ def _softmax_rows(scores, allowed):
 class ScaledDotProductAttention(Function):
     """Fused softmax(q k^T * scale + bias, masked) [dropout] @ v, with its backward written out.
 
-    Forward keeps the weights P (before dropout). Backward, with W = P * keep (dropout):
-    dV = W^T dO; dW = dO V^T; dP = dW * keep; dS = P * (dP - rowsum(dP * P)) (the softmax
-    Jacobian, zero wherever P is zero: masked keys and fully masked rows get no gradient);
-    dQ = dS K * scale; dK = dS^T Q * scale.
+    Forward keeps the weights P (before dropout) and the output O. Backward, with
+    W = P * keep (dropout): dV = W^T dO; dW = dO V^T; dP = dW * keep;
+    dS = P * (dP - rowsum(dP * P)) (the softmax Jacobian, zero wherever P is zero: masked
+    keys and fully masked rows get no gradient); dQ = dS K * scale; dK = dS^T Q * scale.
+    The row sums use the identity rowsum(dP * P) = rowsum(dO * O) (as FlashAttention does),
+    which reads the (L, Ev) output instead of building another (L, S) array.
     """
 
     @staticmethod
@@ -139,24 +141,24 @@ class ScaledDotProductAttention(Function):
         if bias is not None:
             scores = scores + bias
         weights = _softmax_rows(scores, allowed)
-        mixed = weights if keep is None else weights * keep
-        ctx.save_for_backward(q, k, v, weights, keep)
+        out = np.matmul(weights if keep is None else weights * keep, v)
+        ctx.save_for_backward(q, k, v, weights, keep, out)
         ctx.scale = scale
-        return np.matmul(mixed, v)
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        q, k, v, weights, keep = ctx.saved_tensors
+        q, k, v, weights, keep, out = ctx.saved_tensors
         need_q, need_k, need_v = ctx.needs_input_grad[:3]
-        mixed = weights if keep is None else weights * keep
-        dv = np.matmul(np.swapaxes(mixed, -1, -2), g) if need_v else None
+        dv = None
+        if need_v:
+            dv = np.matmul(np.swapaxes(weights if keep is None else weights * keep, -1, -2), g)
         dq = dk = None
         if need_q or need_k:
-            dp = np.matmul(g, np.swapaxes(v, -1, -2))
+            ds = np.matmul(g, np.swapaxes(v, -1, -2))  # dW, then dP, then dS, in place
             if keep is not None:
-                dp *= keep
-            ds = dp
-            ds -= (dp * weights).sum(axis=-1, keepdims=True)
+                ds *= keep
+            ds -= (g * out).sum(axis=-1, keepdims=True)
             ds *= weights
             ds *= ctx.scale
             dq = np.matmul(ds, k) if need_q else None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch.core.activations import GELU
+from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.attention import MultiHeadAttention
 from tinytorch.core.autograd import Function, no_grad
 from tinytorch.core.embeddings import Embedding, LearnedPositionalEmbedding, PositionalEncoding
@@ -49,30 +49,40 @@ class LayerNormFunction(Function):
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, ndim=1, eps=1e-5):
         axes = tuple(range(-ndim, 0))
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        var = np.mean(np.square(centered), axis=axes, keepdims=True)
-        rstd = 1.0 / np.sqrt(var + eps)
-        xhat = centered * rstd
+        inv_n = 1.0 / int(np.prod(x.shape[-ndim:]))
+        # sums times 1/n rather than np.mean (less Python overhead); temporaries reused in place
+        xhat = x - x.sum(axis=axes, keepdims=True) * inv_n
+        var = np.square(xhat).sum(axis=axes, keepdims=True)
+        var *= inv_n
+        var += eps
+        rstd = np.sqrt(var, out=var)
+        np.divide(1.0, rstd, out=rstd)
+        xhat *= rstd
         ctx.save_for_backward(xhat, rstd, weight)
-        ctx.axes = axes
-        out = xhat if weight is None else xhat * weight
-        return out if bias is None else out + bias
+        ctx.axes, ctx.inv_n = axes, inv_n
+        if weight is None:
+            return xhat.copy() if bias is None else xhat + bias  # never hand out the saved array
+        out = xhat * weight
+        if bias is not None:
+            out += bias
+        return out
 
     @staticmethod
     def backward(ctx, g):
         xhat, rstd, weight = ctx.saved_tensors
-        axes = ctx.axes
-        batch_axes = tuple(range(g.ndim - len(axes)))
+        axes, inv_n = ctx.axes, ctx.inv_n
         need_x = ctx.needs_input_grad[0]
         need_w, need_b = (ctx.needs_input_grad + (False, False))[1:3]
-        dweight = (g * xhat).sum(axis=batch_axes) if need_w else None
-        dbias = g.sum(axis=batch_axes) if need_b else None
+        rows = g.reshape(-1, *g.shape[g.ndim - len(axes):])  # every normalised vector is one row
+        dweight = np.multiply(rows, xhat.reshape(rows.shape)).sum(axis=0) if need_w else None
+        dbias = rows.sum(axis=0) if need_b else None
         dx = None
         if need_x:
-            dxhat = g if weight is None else g * weight
-            dx = dxhat - dxhat.mean(axis=axes, keepdims=True)
-            dx -= xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)
+            dx = g * weight if weight is not None else g.copy()  # dxhat, owned: updated in place below
+            projection = (dx * xhat).sum(axis=axes, keepdims=True)
+            projection *= inv_n
+            dx -= dx.sum(axis=axes, keepdims=True) * inv_n
+            dx -= xhat * projection
             dx *= rstd
         return dx, dweight, dbias
 
@@ -135,17 +145,22 @@ class LayerNorm(Module):
 
 # ----------------------------------------------------------------------------- blocks
 
+_ACTIVATIONS = {"gelu": GELU, "relu": ReLU}
+
 
 class MLP(Module):
-    """Position-wise feed-forward network: ``Linear(E, H) -> GELU -> Linear(H, E) -> Dropout``.
+    """Position-wise feed-forward network: ``Linear(E, H) -> activation -> Linear(H, E) -> Dropout``.
 
-    Applied to every position independently (the same weights everywhere); H = 4E in GPT-2.
+    Applied to every position independently (the same weights everywhere); H = 4E. The
+    activation is GELU in GPT-2 and ReLU in Vaswani et al.'s 2017 Transformer
+    (``FFN(x) = max(0, x W1 + b1) W2 + b2``).
 
     Args:
         embed_dim: model width E.
         hidden_dim: inner width H (default 4 * E).
         dropout: dropout on the output while training.
         bias: learn biases (default True).
+        activation: ``"gelu"`` (default, GPT-2) or ``"relu"`` (the 2017 paper; cheaper).
 
     Shape:
         - Input: ``(*, E)``; Output: ``(*, E)``.
@@ -155,11 +170,14 @@ class MLP(Module):
         (2, 3, 8)
     """
 
-    def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout: float = 0.0, bias: bool = True):
+    def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout: float = 0.0, bias: bool = True,
+                 activation: str = "gelu"):
         super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         hidden_dim = 4 * embed_dim if hidden_dim is None else hidden_dim
         self.fc = Linear(embed_dim, hidden_dim, bias=bias)
-        self.act = GELU()
+        self.act = _ACTIVATIONS[activation]()
         self.proj = Linear(hidden_dim, embed_dim, bias=bias)
         self.drop = Dropout(dropout)
 
@@ -180,6 +198,7 @@ class TransformerBlock(Module):
         mlp_ratio: MLP inner width as a multiple of E (default 4).
         dropout: dropout on attention weights and on both residual branches while training.
         bias: learn biases in Linear and LayerNorm layers (default True).
+        activation: the MLP's nonlinearity, ``"gelu"`` (default) or ``"relu"``.
 
     Shape:
         - Input: ``(N, T, E)``; Output: ``(N, T, E)``.
@@ -191,13 +210,13 @@ class TransformerBlock(Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0,
-                 bias: bool = True):
+                 bias: bool = True, activation: str = "gelu"):
         super().__init__()
         self.ln1 = LayerNorm(embed_dim, bias=bias)
         self.attn = MultiHeadAttention(embed_dim, num_heads, dropout=dropout, bias=bias)
         self.drop = Dropout(dropout)
         self.ln2 = LayerNorm(embed_dim, bias=bias)
-        self.mlp = MLP(embed_dim, int(mlp_ratio * embed_dim), dropout=dropout, bias=bias)
+        self.mlp = MLP(embed_dim, int(mlp_ratio * embed_dim), dropout=dropout, bias=bias, activation=activation)
 
     def forward(self, x, attn_mask=None, is_causal=False, kv_cache=None, layer=0):
         """One block; ``attn_mask``/``is_causal``/``kv_cache``/``layer`` go to the attention."""
@@ -230,6 +249,7 @@ class GPTConfig:
         bias: biases in Linear and LayerNorm layers.
         positional: ``"learned"`` (GPT-2) or ``"sinusoidal"`` (Vaswani et al.).
         mlp_ratio: MLP inner width as a multiple of ``n_embd`` (4 in GPT-2).
+        activation: the MLP's nonlinearity, ``"gelu"`` (GPT-2) or ``"relu"`` (the 2017 paper).
         init_std: standard deviation of the initial weights. nanoGPT's 0.02 suits wide
             models (n_embd in the hundreds); a tiny model escapes its first loss plateau
             much sooner with a larger one, about 0.5 / sqrt(n_embd).
@@ -244,6 +264,7 @@ class GPTConfig:
     bias: bool = True
     positional: str = "learned"
     mlp_ratio: float = 4.0
+    activation: str = "gelu"
     init_std: float = 0.02
 
 
@@ -284,7 +305,7 @@ class GPT(Module):
                         else PositionalEncoding(c.n_embd, max_len=c.context_length))
         self.drop = Dropout(c.dropout)
         self.blocks = ModuleList([TransformerBlock(c.n_embd, c.n_head, mlp_ratio=c.mlp_ratio, dropout=c.dropout,
-                                                   bias=c.bias) for _ in range(c.n_layer)])
+                                                   bias=c.bias, activation=c.activation) for _ in range(c.n_layer)])
         self.ln_f = LayerNorm(c.n_embd, bias=c.bias)
         self.head = Linear(c.n_embd, c.vocab_size, bias=False)
         self.reset_parameters()
@@ -331,6 +352,26 @@ class GPT(Module):
         if kv_cache is not None:
             kv_cache.advance(ids.shape[1])
         return self.head(self.ln_f(x))
+
+    def attention_weights(self, ids) -> list[np.ndarray]:
+        """Every block's per-head attention weights for ``ids`` (for plots): a list of (N, heads, T, T) arrays.
+
+        Row i of a head's matrix is how position i spreads its attention over positions 0..i.
+        Computed without recording a graph.
+
+        Example:
+            >>> model = GPT(GPTConfig(vocab_size=5, context_length=4, n_layer=2, n_head=2, n_embd=8))
+            >>> [w.shape for w in model.attention_weights(np.array([[1, 2, 3]]))]
+            [(1, 2, 3, 3), (1, 2, 3, 3)]
+        """
+        ids = self._check_ids(ids, 0)
+        weights = []
+        with no_grad():
+            x = self.drop(self.pos_emb(self.tok_emb(ids)))
+            for block in self.blocks:
+                weights.append(block.attention_weights(x, is_causal=True).data)
+                x = block(x, is_causal=True)
+        return weights
 
     def new_cache(self, batch_size: int):
         """An empty ``KVCache`` (module 17) sized for this model and batch."""
