@@ -528,3 +528,186 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ================================================================ TinyTalks and TinyTales (text, generated)
+#
+# Two small text corpora written for the book by deterministic generators in data/ (see
+# data/README.md): TinyTalks, short question-and-answer dialogues with train/validation/test
+# splits that share no question, and TinyTales, short stories for character-level language
+# models. The command line above does not use them, so they sit after it.
+
+TINYTALKS_SHA256 = "78d56195ef3763b4f8fc92ac0f50c92711d99c3fcaffeb2281eae198b2f5d1aa"
+TINYTALKS_SPLITS = ("train", "validation", "test")
+TINYTALKS_CATEGORIES = ("greeting", "world", "arithmetic", "comparison", "spelling", "reversal", "recall")
+TINYTALKS_MAX_CHARS = 64  # every formatted dialogue "Q: ...\nA: ...\n" fits in this many characters
+TINYTALKS_HEADER = "split\tcategory\tquestion\tanswer"
+TINYTALKS_REMEDY = "regenerate it with `python data/make_tinytalks.py` (or restore it from git)"
+
+
+class Dialogue(NamedTuple):
+    """One TinyTalks exchange: a question, its exact expected answer, and its category."""
+
+    question: str
+    answer: str
+    category: str
+
+
+class TinyTalks(NamedTuple):
+    """The three TinyTalks splits, each a tuple of Dialogue; no question appears in two splits."""
+
+    train: tuple
+    validation: tuple
+    test: tuple
+
+
+def format_dialogue(d):
+    """The text a model reads and writes for one dialogue: "Q: <question>\\nA: <answer>\\n".
+
+    >>> format_dialogue(Dialogue("What is 2 + 3?", "5", "arithmetic"))
+    'Q: What is 2 + 3?\\nA: 5\\n'
+    """
+    return f"Q: {d.question}\nA: {d.answer}\n"
+
+
+def dialogue_prompt(d):
+    """The prompt that asks a model for the answer: format_dialogue(d) cut after "A: ".
+
+    Greedy generation from this prompt until a newline should reproduce d.answer.
+
+    >>> dialogue_prompt(Dialogue("What is 2 + 3?", "5", "arithmetic"))
+    'Q: What is 2 + 3?\\nA: '
+    """
+    return f"Q: {d.question}\nA: "
+
+
+def tinytalks_path(path=None):
+    """TinyTalks file path: the argument, else <repo>/data/tinytalks.tsv (ships with the book)."""
+    return Path(path).expanduser() if path is not None else REPO_ROOT / "data" / "tinytalks.tsv"
+
+
+def read_checked_text(path, sha256, name, remedy):
+    """Read a shipped ASCII text file after checking its sha256; one-line DatasetError otherwise."""
+    if not path.is_file():
+        raise DatasetError(f"{name} file {path} is missing; {remedy}.")
+    raw = path.read_bytes()
+    if sha256 is not None:
+        actual = hashlib.sha256(raw).hexdigest()
+        if actual != sha256.lower():
+            raise DatasetError(
+                f"{name} file {path} is corrupt or modified: sha256 {actual} differs from the pinned {sha256}; {remedy}."
+            )
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{name} file {path} is not ASCII text (byte {exc.start}); {remedy}.") from exc
+
+
+def parse_tinytalks(text, path):
+    """Parse TinyTalks TSV text into a TinyTalks of Dialogue tuples, checking every line strictly."""
+    lines = text.split("\n")
+    if lines[0] != TINYTALKS_HEADER or lines[-1] != "":
+        raise DatasetError(f"TinyTalks file {path} has a wrong header or no final newline; {TINYTALKS_REMEDY}.")
+    splits = {name: [] for name in TINYTALKS_SPLITS}
+    seen = set()
+    for number, line in enumerate(lines[1:-1], start=2):
+        fields = line.split("\t")
+        problem = None
+        if len(fields) != 4:
+            problem = f"{len(fields)} tab-separated fields instead of 4"
+        elif fields[0] not in splits:
+            problem = f"unknown split {fields[0]!r}"
+        elif fields[1] not in TINYTALKS_CATEGORIES:
+            problem = f"unknown category {fields[1]!r}"
+        elif not fields[2] or not fields[3] or not all(" " <= ch <= "~" for ch in fields[2] + fields[3]):
+            problem = "an empty or non-printable question or answer"
+        elif fields[2] in seen:
+            problem = f"the question {fields[2]!r} appears twice"
+        if problem is None:
+            d = Dialogue(question=fields[2], answer=fields[3], category=fields[1])
+            if len(format_dialogue(d)) > TINYTALKS_MAX_CHARS:
+                problem = f"a dialogue longer than {TINYTALKS_MAX_CHARS} characters"
+        if problem is not None:
+            raise DatasetError(f"TinyTalks file {path}, line {number}: {problem}; {TINYTALKS_REMEDY}.")
+        seen.add(d.question)
+        splits[fields[0]].append(d)
+    return TinyTalks(**{name: tuple(ds) for name, ds in splits.items()})
+
+
+def load_tinytalks(path=None, sha256=TINYTALKS_SHA256):
+    """Load TinyTalks (2,011 dialogues: train/validation/test) after checking its sha256.
+
+    Returns TinyTalks(train, validation, test), each a tuple of Dialogue(question, answer,
+    category) in the file's (shuffled, fixed) order. A missing, corrupt or malformed file
+    raises DatasetError in one line naming the file, the problem and the fix;
+    sha256=None skips the checksum (the lines are still checked).
+
+    >>> talks = load_tinytalks()
+    >>> len(talks.train) > len(talks.validation) > 0
+    True
+    """
+    path = tinytalks_path(path)
+    return parse_tinytalks(read_checked_text(path, sha256, "TinyTalks", TINYTALKS_REMEDY), path)
+
+
+def tinytalks_text(split, path=None):
+    """All dialogues of one split ("train", "validation" or "test"), formatted and concatenated.
+
+    >>> tinytalks_text("train").startswith("Q: ")
+    True
+    """
+    if split not in TINYTALKS_SPLITS:
+        raise ValueError(f"tinytalks_text: unknown split {split!r}; choose one of {TINYTALKS_SPLITS}")
+    return "".join(format_dialogue(d) for d in getattr(load_tinytalks(path), split))
+
+
+TINYTALES_SHA256 = "7adaeaad6de18a352c6e2ad8593b6480e9b2bf1ce8c51673dd7822ee390e6a5a"
+TINYTALES_VALIDATION_STORIES = 40  # the last 40 stories; the first 360 are for training
+TINYTALES_ENTROPY_NATS_PER_CHAR = 0.1128  # the generator's own cross-entropy on the validation stories
+TINYTALES_REMEDY = "regenerate it with `python data/make_tinytales.py` (or restore it from git)"
+
+
+class TextCorpus(NamedTuple):
+    """A text corpus for character-level language models: training and validation text.
+
+    `entropy_nats_per_char` is the generator's own cross-entropy on the validation text,
+    the floor a model's validation loss (in nats per character) approaches but cannot beat
+    on average; perplexity floor = exp(entropy_nats_per_char).
+    """
+
+    train: str
+    validation: str
+    entropy_nats_per_char: float
+
+
+def tinytales_path(path=None):
+    """TinyTales file path: the argument, else <repo>/data/tinytales.txt (ships with the book)."""
+    return Path(path).expanduser() if path is not None else REPO_ROOT / "data" / "tinytales.txt"
+
+
+def load_text_corpus(path=None, sha256=TINYTALES_SHA256):
+    """Load TinyTales (400 short generated stories, about 125 KB) after checking its sha256.
+
+    Each story is one line followed by a blank line ("\\n\\n"). The first 360 stories are
+    the training text, the last 40 the validation text (train + validation is the whole
+    file); both hold only printable ASCII and newlines. A missing, corrupt or malformed file
+    raises DatasetError in one line naming the file, the problem and the fix.
+
+    >>> corpus = load_text_corpus()
+    >>> len(corpus.train) > len(corpus.validation) > 0 and corpus.validation.endswith(".\\n\\n")
+    True
+    """
+    path = tinytales_path(path)
+    text = read_checked_text(path, sha256, "TinyTales", TINYTALES_REMEDY)
+    stories = text[:-2].split("\n\n") if text.endswith("\n\n") else []
+    if len(stories) <= TINYTALES_VALIDATION_STORIES or any(not s or not s.isprintable() for s in stories):
+        raise DatasetError(
+            f"TinyTales file {path} is malformed: expected more than {TINYTALES_VALIDATION_STORIES} "
+            f"one-line stories separated by blank lines; {TINYTALES_REMEDY}."
+        )
+    cut = len(stories) - TINYTALES_VALIDATION_STORIES
+    return TextCorpus(
+        train="".join(s + "\n\n" for s in stories[:cut]),
+        validation="".join(s + "\n\n" for s in stories[cut:]),
+        entropy_nats_per_char=TINYTALES_ENTROPY_NATS_PER_CHAR,
+    )
