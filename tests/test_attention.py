@@ -10,8 +10,8 @@ import tinytorch
 from gradcheck import gradcheck
 from kvcache_double import ArrayKVCache
 from modulegraph import imported_tinytorch_modules
-from tinytorch.core.attention import (MultiHeadAttention, causal_mask, scaled_dot_product_attention,
-                                      scaled_dot_product_attention_composed)
+from tinytorch.core.attention import (MultiHeadAttention, PackedSelfAttention, causal_mask,
+                                      scaled_dot_product_attention, scaled_dot_product_attention_composed)
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
 
@@ -91,6 +91,34 @@ def test_dropout_gradcheck_with_a_fixed_mask():
         tinytorch.manual_seed(7)  # the same dropout mask on every evaluation
         return scaled_dot_product_attention(q, k, v, dropout_p=0.3)
     gradcheck(fn, randn(2, 4, 3))
+
+
+def split_heads_attention(qkv, heads, **kwargs):
+    """The packed primitive's maths from Tensor ops and the general fused function: the reference."""
+    n, t, width = qkv.shape
+    parts = qkv.reshape(n, t, 3, heads, width // (3 * heads)).permute(2, 0, 3, 1, 4)
+    out = scaled_dot_product_attention(parts[0], parts[1], parts[2], **kwargs)
+    return out.transpose(1, 2).reshape(n, t, width // 3)
+
+
+@pytest.mark.parametrize("mask", ["none", "causal", "bool"])
+def test_packed_self_attention_equals_splitting_the_heads(mask):
+    allowed = {"none": None, "causal": causal_mask(5), "bool": RNG.random((5, 5)) > 0.3}[mask]
+    qkv = randn(2, 5, 24)
+    results = []
+    for fn in (lambda t: PackedSelfAttention.apply(t, num_heads=2, allowed=allowed, scale=0.5),
+               lambda t: split_heads_attention(t, 2, attn_mask=allowed, scale=0.5)):
+        x = Tensor(qkv, requires_grad=True)
+        out = fn(x)
+        (out * Tensor(np.sin(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))).sum().backward()
+        results.append((out.data, x.grad))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)
+
+
+def test_packed_self_attention_gradcheck_float64():
+    gradcheck(lambda t: PackedSelfAttention.apply(t, num_heads=2, allowed=causal_mask(4), scale=0.7),
+              RNG.standard_normal((2, 4, 12)))
 
 
 # ------------------------------------------------------------------ masks

@@ -43,7 +43,7 @@ from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor, where
 
 __all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_composed", "causal_mask",
-           "ScaledDotProductAttention", "MultiHeadAttention"]
+           "ScaledDotProductAttention", "PackedSelfAttention", "MultiHeadAttention"]
 
 
 def causal_mask(query_len: int, key_len: int | None = None, start: int = 0) -> np.ndarray:
@@ -123,6 +123,34 @@ def _softmax_rows(scores, allowed):
     return scores
 
 
+def _attend(q, k, v, allowed, bias, scale, keep):
+    """The forward kernel on arrays (..., L, E), (..., S, E), (..., S, Ev): returns (output, weights)."""
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= scale
+    if bias is not None:
+        scores = scores + bias
+    weights = _softmax_rows(scores, allowed)
+    return np.matmul(weights if keep is None else weights * keep, v), weights
+
+
+def _attend_backward(g, q, k, v, weights, keep, out, scale, need=(True, True, True)):
+    """The backward kernel: (dq, dk, dv) from the output gradient g (None where not needed)."""
+    dv = None
+    if need[2]:
+        dv = np.matmul(np.swapaxes(weights if keep is None else weights * keep, -1, -2), g)
+    dq = dk = None
+    if need[0] or need[1]:
+        ds = np.matmul(g, np.swapaxes(v, -1, -2))  # dW, then dP, then dS, in place
+        if keep is not None:
+            ds *= keep
+        ds -= (g * out).sum(axis=-1, keepdims=True)
+        ds *= weights
+        ds *= scale
+        dq = np.matmul(ds, k) if need[0] else None
+        dk = np.matmul(np.swapaxes(ds, -1, -2), q) if need[1] else None
+    return dq, dk, dv
+
+
 class ScaledDotProductAttention(Function):
     """Fused softmax(q k^T * scale + bias, masked) [dropout] @ v, with its backward written out.
 
@@ -136,12 +164,7 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def forward(ctx, q, k, v, allowed=None, bias=None, scale=1.0, keep=None):
-        scores = np.matmul(q, np.swapaxes(k, -1, -2))
-        scores *= scale
-        if bias is not None:
-            scores = scores + bias
-        weights = _softmax_rows(scores, allowed)
-        out = np.matmul(weights if keep is None else weights * keep, v)
+        out, weights = _attend(q, k, v, allowed, bias, scale, keep)
         ctx.save_for_backward(q, k, v, weights, keep, out)
         ctx.scale = scale
         return out
@@ -149,21 +172,38 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def backward(ctx, g):
         q, k, v, weights, keep, out = ctx.saved_tensors
-        need_q, need_k, need_v = ctx.needs_input_grad[:3]
-        dv = None
-        if need_v:
-            dv = np.matmul(np.swapaxes(weights if keep is None else weights * keep, -1, -2), g)
-        dq = dk = None
-        if need_q or need_k:
-            ds = np.matmul(g, np.swapaxes(v, -1, -2))  # dW, then dP, then dS, in place
-            if keep is not None:
-                ds *= keep
-            ds -= (g * out).sum(axis=-1, keepdims=True)
-            ds *= weights
-            ds *= ctx.scale
-            dq = np.matmul(ds, k) if need_q else None
-            dk = np.matmul(np.swapaxes(ds, -1, -2), q) if need_k else None
-        return dq, dk, dv
+        return _attend_backward(g, q, k, v, weights, keep, out, ctx.scale, ctx.needs_input_grad[:3])
+
+
+class PackedSelfAttention(Function):
+    """Self-attention straight from the packed projection: qkv (N, T, 3E) -> heads merged (N, T, E).
+
+    The same kernels as ``ScaledDotProductAttention``; splitting q, k, v and the heads, and
+    merging the heads back, are views and one copy inside this one node, instead of seven
+    graph nodes (reshape, permute, three slices, permute, reshape) whose backward passes
+    would allocate and add three zero-filled (3, N, heads, T, E/heads) gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads=1, allowed=None, bias=None, scale=1.0, keep=None):
+        n, t, width = qkv.shape
+        heads = qkv.reshape(n, t, 3, num_heads, width // (3 * num_heads))
+        q, k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (N, heads, T, D) views
+        out, weights = _attend(q, k, v, allowed, bias, scale, keep)
+        ctx.save_for_backward(q, k, v, weights, keep, out)
+        ctx.scale = scale
+        return out.transpose(0, 2, 1, 3).reshape(n, t, width // 3)
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, weights, keep, out = ctx.saved_tensors
+        n, h, t, d = q.shape
+        grads = _attend_backward(g.reshape(n, t, h, d).transpose(0, 2, 1, 3), q, k, v, weights, keep, out,
+                                 ctx.scale)
+        packed = np.empty((n, t, 3, h, d), dtype=g.dtype)
+        for i, grad in enumerate(grads):
+            packed[:, :, i] = grad.transpose(0, 2, 1, 3)
+        return packed.reshape(n, t, 3 * h * d)
 
 
 def _dropout_keep(shape, p, dtype):
@@ -290,6 +330,17 @@ class MultiHeadAttention(Module):
         n, t, _ = x.shape
         return x.reshape(n, t, self.num_heads, self.head_dim).transpose(1, 2)
 
+    def _packed_self_attention(self, x, attn_mask, is_causal, dropout_p):
+        """Self-attention in one fused node from the packed projection (the training fast path)."""
+        qkv = self.in_proj(x)
+        length = x.shape[1]
+        allowed, bias = _masks(attn_mask, is_causal, length, length, x.dtype)
+        keep = None
+        if dropout_p > 0:
+            keep = _dropout_keep((x.shape[0], self.num_heads, length, length), dropout_p, x.dtype)
+        return PackedSelfAttention.apply(qkv, num_heads=self.num_heads, allowed=allowed, bias=bias,
+                                         scale=1.0 / math.sqrt(self.head_dim), keep=keep)
+
     def _project(self, query, key, value):
         """q, k, v in head layout; one matmul for self-attention, slices of in_proj otherwise."""
         e = self.embed_dim
@@ -331,6 +382,9 @@ class MultiHeadAttention(Module):
         if query.ndim != 3 or query.shape[-1] != self.embed_dim:
             raise ValueError(f"MultiHeadAttention: expected query of shape (batch, seq, {self.embed_dim}), "
                              f"got {tuple(query.shape)}")
+        p = self.dropout if self.training else 0.0
+        if key is None and value is None and kv_cache is None and not need_weights:
+            return self.out_proj(self._packed_self_attention(query, attn_mask, is_causal, p)), None
         q, k, v = self._project(query, key, value)
         if kv_cache is not None:
             if key is not None or value is not None:
@@ -342,7 +396,6 @@ class MultiHeadAttention(Module):
                 if attn_mask is not None:
                     raise ValueError("MultiHeadAttention: pass either attn_mask or is_causal=True, not both")
                 attn_mask, is_causal = causal_mask(q.shape[-2], k.shape[-2], start=start), False
-        p = self.dropout if self.training else 0.0
         if need_weights:
             out, weights = scaled_dot_product_attention_composed(
                 q, k, v, attn_mask=attn_mask, dropout_p=p, is_causal=is_causal, return_weights=True)
