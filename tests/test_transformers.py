@@ -14,8 +14,8 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformers import (GPT, MLP, GPTConfig, LayerNorm, LayerNormFunction, TransformerBlock,
-                                         layer_norm_composed)
+from tinytorch.core.transformers import (GPT, MLP, GPTConfig, LayerNorm, LayerNormFunction, MLPFunction,
+                                         TransformerBlock, layer_norm_composed)
 
 ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(13)
@@ -81,6 +81,38 @@ def test_layer_norm_is_stable_for_constant_and_huge_inputs():
 
 
 # ------------------------------------------------------------------ MLP and block
+
+@pytest.mark.parametrize("activation", ["gelu", "relu"])
+def test_fused_mlp_equals_its_layers_forward_and_gradients(activation):
+    tinytorch.manual_seed(2)
+    mlp = MLP(8, 16, activation=activation)
+    x = RNG.standard_normal((3, 4, 8)).astype(np.float32)
+    results = []
+    for forward in (mlp.forward, mlp.forward_composed):
+        mlp.zero_grad()
+        xt = Tensor(x, requires_grad=True)
+        out = forward(xt)
+        (out * Tensor(np.cos(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))).sum().backward()
+        results.append([out.data, xt.grad] + [p.grad for p in mlp.parameters()])
+    for fused, composed in zip(*results):
+        np.testing.assert_allclose(fused, composed, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "relu"])
+def test_fused_mlp_gradcheck_float64(activation):
+    def fn(x, w1, b1, w2, b2):
+        return MLPFunction.apply(x, w1, b1, w2, b2, activation=activation)
+    # random pre-activations sit nowhere near ReLU's kink at the scale of eps = 1e-6
+    gradcheck(fn, RNG.standard_normal((2, 3, 4)), RNG.standard_normal((6, 4)), RNG.standard_normal(6),
+              RNG.standard_normal((4, 6)), RNG.standard_normal(4))
+    gradcheck(lambda x, w1, w2: MLPFunction.apply(x, w1, None, w2, None, activation=activation),
+              RNG.standard_normal((5, 4)), RNG.standard_normal((3, 4)), RNG.standard_normal((2, 3)))
+
+
+def test_mlp_rejects_an_unknown_activation():
+    with pytest.raises(ValueError, match="activation must be one of"):
+        MLP(4, activation="swish")
+
 
 def test_mlp_and_block_gradcheck_float64():
     tinytorch.manual_seed(1)

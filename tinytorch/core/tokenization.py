@@ -13,9 +13,9 @@ Two tokenizers with one interface (``encode(text) -> list[int]``, ``decode(ids) 
 
 Both are vectorized with NumPy: characters are looked up through a sorted code-point table,
 and BPE counts every adjacent pair of the corpus's distinct chunks with one ``np.unique`` and
-one weighted ``np.bincount`` per merge and
-applies a merge to every occurrence at once (see ``_pair_hits``). Training on 200 KB of
-Python source takes about a second.
+one weighted ``np.bincount`` per merge, and applies a merge to every occurrence at once (see
+``_pair_hits``). Training a 1,024-token vocabulary on 200 KB of Python source takes well
+under a second on one core.
 
 This module needs NumPy only.
 """

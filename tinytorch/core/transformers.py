@@ -30,7 +30,8 @@ from tinytorch.core.layers import Dropout, Linear, Module, ModuleList, Parameter
 from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor
 
-__all__ = ["LayerNorm", "LayerNormFunction", "layer_norm_composed", "MLP", "TransformerBlock", "GPTConfig", "GPT"]
+__all__ = ["LayerNorm", "LayerNormFunction", "layer_norm_composed", "MLP", "MLPFunction", "TransformerBlock",
+           "GPTConfig", "GPT"]
 
 
 # ----------------------------------------------------------------------------- layer norm
@@ -146,6 +147,72 @@ class LayerNorm(Module):
 # ----------------------------------------------------------------------------- blocks
 
 _ACTIVATIONS = {"gelu": GELU, "relu": ReLU}
+_GELU_C, _GELU_K = math.sqrt(2.0 / math.pi), 0.044715  # GELU's tanh approximation, as module 02's GELU
+
+
+class MLPFunction(Function):
+    """Fused position-wise MLP: ``act(x W1^T + b1) W2^T + b2`` with act = GELU (tanh form) or ReLU.
+
+    One graph node for two matmuls and the activation, its temporaries updated in place:
+    in a small transformer the activation's elementwise passes over the (tokens, 4E) hidden
+    layer cost as much as the matmuls, and each new temporary costs an allocation. GELU:
+    ``a = 0.5 h (1 + t)``, ``t = tanh(c (h + k h^3))``; its derivative
+    ``0.5 (1 + t) + 0.5 h (1 - t^2) c (1 + 3 k h^2)``. Biases may be None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, activation="gelu"):
+        rows = x.reshape(-1, x.shape[-1])
+        h = rows @ w1.T
+        if b1 is not None:
+            h += b1
+        if activation == "gelu":
+            t = np.square(h)
+            t *= _GELU_K
+            t += 1.0
+            t *= h
+            t *= _GELU_C
+            np.tanh(t, out=t)
+            a = t + 1.0
+            a *= h
+            a *= 0.5
+            ctx.save_for_backward(rows, w1, w2, h, t, a)
+        else:
+            a = np.maximum(h, 0.0)
+            ctx.save_for_backward(rows, w1, w2, None, None, a)
+        out = a @ w2.T
+        if b2 is not None:
+            out += b2
+        ctx.activation, ctx.shape = activation, x.shape
+        return out.reshape(*x.shape[:-1], w2.shape[0])
+
+    @staticmethod
+    def backward(ctx, g):
+        rows, w1, w2, h, t, a = ctx.saved_tensors
+        need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad[:5]
+        g2 = g.reshape(-1, g.shape[-1])
+        dw2 = g2.T @ a if need_w2 else None
+        db2 = g2.sum(axis=0) if need_b2 else None
+        dh = g2 @ w2  # d(activation output), turned into d(pre-activation) in place
+        if ctx.activation == "gelu":
+            slope = np.square(h)
+            slope *= 3.0 * _GELU_K
+            slope += 1.0
+            slope *= _GELU_C
+            slope *= h
+            one_minus = np.square(t)
+            np.subtract(1.0, one_minus, out=one_minus)
+            slope *= one_minus
+            slope += t
+            slope += 1.0
+            slope *= 0.5
+            dh *= slope
+        else:
+            dh *= a > 0
+        dw1 = dh.T @ rows if need_w1 else None
+        db1 = dh.sum(axis=0) if need_b1 else None
+        dx = (dh @ w1).reshape(ctx.shape) if need_x else None
+        return dx, dw1, db1, dw2, db2
 
 
 class MLP(Module):
@@ -153,7 +220,8 @@ class MLP(Module):
 
     Applied to every position independently (the same weights everywhere); H = 4E. The
     activation is GELU in GPT-2 and ReLU in Vaswani et al.'s 2017 Transformer
-    (``FFN(x) = max(0, x W1 + b1) W2 + b2``).
+    (``FFN(x) = max(0, x W1 + b1) W2 + b2``). The forward pass is one fused primitive
+    (``MLPFunction``); ``forward_composed`` runs the same layers one by one.
 
     Args:
         embed_dim: model width E.
@@ -177,11 +245,19 @@ class MLP(Module):
             raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         hidden_dim = 4 * embed_dim if hidden_dim is None else hidden_dim
         self.fc = Linear(embed_dim, hidden_dim, bias=bias)
+        self.activation = activation
         self.act = _ACTIVATIONS[activation]()
         self.proj = Linear(hidden_dim, embed_dim, bias=bias)
         self.drop = Dropout(dropout)
 
     def forward(self, x):
+        """One fused node (``MLPFunction``), then dropout."""
+        out = MLPFunction.apply(x, self.fc.weight, self.fc.bias, self.proj.weight, self.proj.bias,
+                                activation=self.activation)
+        return self.drop(out)
+
+    def forward_composed(self, x):
+        """The same MLP from its layers, ``proj(act(fc(x)))``, differentiated op by op (the reference)."""
         return self.drop(self.proj(self.act(self.fc(x))))
 
 
