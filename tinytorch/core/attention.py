@@ -293,7 +293,12 @@ class MultiHeadAttention(Module):
     As ``torch.nn.MultiheadAttention`` with ``batch_first=True``: inputs are (batch, seq,
     embed). The query, key and value projections are one ``Linear(embed_dim, 3 * embed_dim)``
     (``in_proj``; its weight is torch's ``in_proj_weight``); ``out_proj`` mixes the heads. All
-    heads run as one batched attention (heads are a batch dimension).
+    heads run as one batched attention (heads are a batch dimension); plain self-attention
+    runs as one fused node straight from the packed projection (``PackedSelfAttention``).
+
+    ``forward`` returns a tuple ``(output, weights)`` as torch does. Unlike torch,
+    ``need_weights`` defaults to False: the fused path never materialises differentiable
+    weights, and asking for them switches to the composed form (slower; for inspection).
 
     Args:
         embed_dim: model width E; split evenly into ``num_heads`` heads of E / num_heads.
