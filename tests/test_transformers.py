@@ -166,6 +166,22 @@ def test_gpt_attention_weights_are_causal_and_match_the_forward_pass():
         np.testing.assert_allclose(weights[0], model.blocks[0].attention_weights(x, is_causal=True).data, rtol=1e-6)
 
 
+def test_gpt_accepts_keyword_sizes_and_the_earlier_tinytorch_names():
+    tinytorch.manual_seed(0)
+    a = GPT(vocab_size=20, embed_dim=16, num_layers=1, num_heads=2, max_seq_len=12)
+    tinytorch.manual_seed(0)
+    b = GPT(GPTConfig(vocab_size=20, n_embd=16, n_layer=1, n_head=2, context_length=12))
+    assert a.config == b.config
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+    with pytest.raises(TypeError, match="unknown size 'layers'"):
+        GPT(vocab_size=20, layers=2)
+    with pytest.raises(TypeError, match="'n_embd' given twice"):
+        GPT(n_embd=8, embed_dim=8)
+    with pytest.raises(TypeError, match="not both"):
+        GPT(GPTConfig(), n_layer=3)
+
+
 def test_gpt_initialisation_follows_nanogpt():
     model = tiny_gpt(init_std=0.02, n_embd=64, vocab_size=500)
     params = dict(model.named_parameters())

@@ -344,6 +344,24 @@ class GPTConfig:
     init_std: float = 0.02
 
 
+_SIZE_ALIASES = {"embed_dim": "n_embd", "num_layers": "n_layer", "num_heads": "n_head",
+                 "max_seq_len": "context_length"}
+
+
+def _config_from_keywords(sizes: dict) -> GPTConfig:
+    """A GPTConfig from keyword sizes, accepting the earlier TinyTorch names as aliases."""
+    fields = set(GPTConfig.__dataclass_fields__)
+    values = {}
+    for name, value in sizes.items():
+        field = _SIZE_ALIASES.get(name, name)
+        if field not in fields:
+            raise TypeError(f"GPT: unknown size {name!r}; use {sorted(fields)} or {sorted(_SIZE_ALIASES)}")
+        if field in values:
+            raise TypeError(f"GPT: {field!r} given twice (once as {name!r})")
+        values[field] = value
+    return GPTConfig(**values)
+
+
 class GPT(Module):
     """A decoder-only transformer language model: ids (N, T) -> next-token logits (N, T, vocab).
 
@@ -356,7 +374,10 @@ class GPT(Module):
     1/sqrt(2 * n_layer).
 
     Args:
-        config: a ``GPTConfig``.
+        config: a ``GPTConfig``. Instead, the sizes may be given as keywords: the config's
+            field names, or the earlier TinyTorch names ``embed_dim``, ``num_layers``,
+            ``num_heads`` and ``max_seq_len`` (``GPT(vocab_size=64, embed_dim=128,
+            num_layers=2, num_heads=4, max_seq_len=256)``).
 
     Shape:
         - Input: ``(N, T)`` integer token ids, T <= context_length.
@@ -370,8 +391,12 @@ class GPT(Module):
         (2, 7)
     """
 
-    def __init__(self, config: GPTConfig):
+    def __init__(self, config: GPTConfig | None = None, **sizes):
         super().__init__()
+        if config is None:
+            config = _config_from_keywords(sizes)
+        elif sizes:
+            raise TypeError(f"GPT: pass a GPTConfig or keyword sizes, not both (got {sorted(sizes)})")
         if config.positional not in ("learned", "sinusoidal"):
             raise ValueError(f"GPT: positional must be 'learned' or 'sinusoidal', got {config.positional!r}")
         self.config = config
