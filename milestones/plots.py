@@ -190,6 +190,26 @@ def lines(ax, x, series: dict[str, list[float]], xlabel: str = "", ylabel: str =
     for name, values in series.items():
         ax.plot(x, as_array(values), marker=marker, markersize=4, label=name)
     ax.set_xlabel(xlabel)
+
+
+def smooth(values, window: int = 20) -> np.ndarray:
+    """Running mean over the last ``window`` values (shorter at the start), for noisy per-step losses."""
+    values = np.asarray(values, dtype=np.float64)
+    totals = np.cumsum(values)
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    shifted = np.concatenate((np.zeros(window), totals))[: len(values)]
+    return (totals - shifted) / counts
+
+
+def step_curves(histories: dict[str, list[float]], ax=None, title: str = "", ylabel: str = "loss",
+                window: int = 20, log: bool = True) -> None:
+    """Per-step training curves (one line per name), smoothed over ``window`` steps."""
+    ax = ax or plt.gca()
+    for name, values in histories.items():
+        ax.plot(np.arange(1, len(values) + 1), smooth(values, window), label=name)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -231,5 +251,31 @@ def confused_examples(images, predicted, truth, pairs, classes, per_pair: int = 
                 ax.imshow(images[chosen[col]], cmap="gray_r")
         axes[row, 0].set_title(f"{classes[true]} taken for {classes[said]} ({len(chosen)} times)",
                                fontsize=9, loc="left")
+
+
+def attention_maps(weights, queries: list[str], keys: list[str], titles: list[str], suptitle: str = "",
+                   columns: int | None = None, size: float = 2.6, vmax: float | None = 1.0):
+    """Heatmaps of attention weights, one panel per (queries x keys) matrix, tokens on the axes.
+
+    ``weights`` is (panels, len(queries), len(keys)): row i shows how query token i spreads
+    its attention (which sums to 1) over the keys. Bright = much weight.
+    """
+    weights = as_array(weights)
+    panels = len(weights)
+    columns = columns or panels
+    rows = -(-panels // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * size * len(queries) / max(len(keys), 1)
+                                                     + 0.6 * rows), squeeze=False)
+    for index, ax in enumerate(axes.ravel()):
+        if index >= panels:
+            ax.axis("off")
+            continue
+        ax.imshow(weights[index], cmap="viridis", vmin=0, vmax=vmax, aspect="equal")
+        ax.set_xticks(range(len(keys)), keys, fontsize=7, rotation=90 if max(map(len, keys)) > 1 else 0)
+        ax.set_yticks(range(len(queries)), queries, fontsize=7)
+        ax.set_title(titles[index], fontsize=9)
+        ax.tick_params(length=0)
+    if suptitle:
+        fig.suptitle(suptitle)
     fig.tight_layout()
     return fig

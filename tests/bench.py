@@ -252,6 +252,114 @@ def lenet_run(framework: str, epochs: int = 20, batch: int = 32) -> tuple[float,
     return seconds, float((logits.argmax(1) == data.y_test).mean())
 
 
+# ------------------------------------------------------------------ attention and GPT (milestone 05 sizes)
+
+def attention_step(framework: str, batch: int = 32, length: int = 16, dim: int = 64, heads: int = 4):
+    """Forward and backward (input and every weight) of one causal multi-head self-attention layer."""
+    x = np.random.default_rng(0).standard_normal((batch, length, dim)).astype(np.float32)
+    if framework == "torch":
+        torch.manual_seed(0)
+        mha = torch.nn.MultiheadAttention(dim, heads, batch_first=True)
+        xt = torch.from_numpy(x).requires_grad_()
+        blocked = torch.ones(length, length, dtype=torch.bool).triu(1)  # torch: True = may NOT attend
+
+        def step():
+            xt.grad = None
+            mha.zero_grad()
+            mha(xt, xt, xt, attn_mask=blocked, need_weights=False, is_causal=True)[0].sum().backward()
+        return step
+    from tinytorch.core.attention import MultiHeadAttention
+    tinytorch.manual_seed(0)
+    mha = MultiHeadAttention(dim, heads)
+    xt = tinytorch.Tensor(x, requires_grad=True)
+
+    def step():
+        xt.grad = None
+        mha.zero_grad()
+        mha(xt, is_causal=True)[0].sum().backward()
+    return step
+
+
+# The chapter's models: part 1's mixed-task GPT and part 2's TinyTalks GPT (sizes as in the chapter).
+GPT_SIZES = {
+    "part 1 (mixed task)": dict(vocab_size=29, context_length=17, n_layer=2, n_head=4, n_embd=48, batch=64),
+    "part 2 (TinyTalks)": dict(vocab_size=73, context_length=64, n_layer=2, n_head=4, n_embd=64, batch=32,
+                               length=37, activation="relu"),
+}
+
+
+def gpt_models(size: dict):
+    """The same seeded GPT in tinytorch and (when installed) PyTorch, with identical weights."""
+    from tinytorch.core.transformers import GPT, GPTConfig
+    config = GPTConfig(**{k: v for k, v in size.items() if k not in ("batch", "length")}, init_std=0.1)
+    tinytorch.manual_seed(0)
+    models = {"tinytorch": GPT(config)}
+    if torch is not None:
+        from torch_gpt import copy_weights, from_config
+        models["torch"] = from_config(config)
+        copy_weights(models["tinytorch"], models["torch"])
+    return models
+
+
+def gpt_step(framework: str, size: dict):
+    """One Adam training step of the GPT on a batch of token sequences (next-token cross-entropy)."""
+    vocab, batch = size["vocab_size"], size["batch"]
+    length = size.get("length", size["context_length"])
+    ids = np.random.default_rng(0).integers(0, vocab, (batch, length + 1))
+    model = gpt_models(size)[framework]
+    if framework == "torch":
+        optimizer, inputs, targets = torch.optim.Adam(model.parameters(), lr=1e-3), torch.from_numpy(ids[:, :-1]), \
+            torch.from_numpy(ids[:, 1:].reshape(-1))
+
+        def step():
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(model(inputs).reshape(-1, vocab), targets).backward()
+            optimizer.step()
+        return step
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.optimizers import Adam
+    optimizer, loss_fn = Adam(model.parameters(), lr=1e-3), CrossEntropyLoss()
+    inputs, targets = ids[:, :-1], ids[:, 1:].reshape(-1)
+
+    def step():
+        optimizer.zero_grad()
+        loss_fn(model(inputs).reshape(-1, vocab), targets).backward()
+        optimizer.step()
+    return step
+
+
+def generation_tokens_per_second(framework: str, size: dict, batch: int = 8, new_tokens: int = 48,
+                                 cached: bool = False) -> float | None:
+    """Greedy generation speed (new tokens per second, all rows counted) from an 8-token prompt."""
+    model = gpt_models(size)[framework]
+    prompt = np.random.default_rng(1).integers(0, size["vocab_size"], (batch, 8))
+    if framework == "torch":
+        model.eval()
+
+        def run():
+            ids = torch.from_numpy(prompt)
+            with torch.no_grad():
+                for _ in range(new_tokens):
+                    nxt = model(ids[:, -size["context_length"]:])[:, -1].argmax(-1, keepdim=True)
+                    ids = torch.cat([ids, nxt], dim=1)
+    else:
+        model.eval()
+        if cached:
+            try:
+                model.new_cache(batch)
+            except ImportError:
+                return None  # module 17 (KVCache) not built
+
+        def run():
+            model.generate(prompt, new_tokens, temperature=0, use_cache=cached)
+    run()
+    start = time.perf_counter()
+    repeats = 3
+    for _ in range(repeats):
+        run()
+    return repeats * batch * new_tokens / (time.perf_counter() - start)
+
+
 # ------------------------------------------------------------------ chapters
 
 def chapter_seconds(stone) -> tuple[float, int]:
@@ -417,6 +525,18 @@ def main() -> None:
     kernel_pair_rows()
     print(f"\nfull scale: one training epoch, median of {args.repeat} interleaved runs:")
     full_scale_rows(args.repeat)
+    print("\nattention and GPT (milestone 05): one thread")
+    row("attention fwd+bwd, 32x16x64, 4 heads", best_ms(attention_step("tinytorch")),
+        best_ms(attention_step("torch")) if torch else None, None)
+    for name, size in GPT_SIZES.items():
+        row(f"GPT train step, {name}", best_ms(gpt_step("tinytorch", size), number=5),
+            best_ms(gpt_step("torch", size), number=5) if torch else None, None)
+    size = GPT_SIZES["part 2 (TinyTalks)"]
+    speeds = {"tinytorch": generation_tokens_per_second("tinytorch", size),
+              "tinytorch + KV cache": generation_tokens_per_second("tinytorch", size, cached=True),
+              "torch": generation_tokens_per_second("torch", size) if torch else None}
+    print("  greedy generation, part 2 GPT, batch 8, 48 new tokens (tokens/s, no cache unless said): " +
+          ", ".join(f"{k} {v:,.0f}" if v else f"{k} -" for k, v in speeds.items()))
     if not args.no_chapters:
         print("\nchapters (tito milestone run, seconds including interpreter start):")
         for stone in registry.ALL_MILESTONES:
