@@ -1,7 +1,8 @@
 """TinyTorch: a from-scratch deep-learning framework on NumPy, shaped like PyTorch.
 
-``import tinytorch`` re-exports the main names (``tinytorch.Tensor``, ``tinytorch.Linear``,
-``tinytorch.manual_seed``, ...). They load lazily, on first use, from the module that
+``import tinytorch`` re-exports the main names of modules 01-13 (``tinytorch.Tensor``,
+``tinytorch.Linear``, ``tinytorch.GPT``, ``tinytorch.manual_seed``, ...); ``tinytorch.perf``
+those of modules 14-19 (``tinytorch.perf.Profiler``, ``tinytorch.perf.KVCache``, ...). They load lazily, on first use, from the module that
 defines them, so a tinytorch written only up to module N imports fine: a name from a later
 module that is not written yet raises an AttributeError that names the module and its file,
 and a module that is written but broken raises its own error where it begins.
@@ -24,7 +25,13 @@ _EXPORTS = {
     "tinytorch.core.training": ("Trainer", "CosineSchedule", "clip_grad_norm",            # 07
                                 "save_checkpoint", "load_checkpoint"),
     "tinytorch.core.dataloader": ("Dataset", "TensorDataset", "DataLoader"),              # 08
+    "tinytorch.core.transforms": ("RandomCrop", "RandomHorizontalFlip", "Compose", "TransformDataset"),  # 08
     "tinytorch.core.spatial": ("Conv2d", "MaxPool2d", "AvgPool2d"),                       # 09
+    "tinytorch.core.normalization": ("BatchNorm1d", "BatchNorm2d"),                       # 09
+    "tinytorch.core.tokenization": ("CharTokenizer", "BPETokenizer"),                     # 10
+    "tinytorch.core.embeddings": ("Embedding", "PositionalEncoding", "LearnedPositionalEmbedding"),  # 11
+    "tinytorch.core.attention": ("scaled_dot_product_attention", "MultiHeadAttention"),   # 12
+    "tinytorch.core.transformers": ("LayerNorm", "TransformerBlock", "GPT", "GPTConfig"),  # 13
 }
 __getattr__, __dir__, _NAMES = lazy_exports(__name__, _EXPORTS)
 __all__ = ["manual_seed", "rng", *_NAMES]
