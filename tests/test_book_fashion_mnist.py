@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from bookbuild import build, copy_book
+
 from milestones import datasets
 
 PAGE = "_build/html/milestones/extras/2017_fashion_mnist.html"
@@ -62,6 +62,7 @@ def test_with_small_real_format_files_the_chapter_trains_and_is_graded(tmp_path)
 
 @pytest.mark.skipif(not datasets.idx_files_present(datasets.FASHION_MNIST_SYSTEM_DIR, datasets.FASHION_MNIST_FILES),
                     reason="Debian's dataset-fashion-mnist is not installed (make test installs it as root)")
+@pytest.mark.xdist_group("strict_book")
 def test_the_strict_book_build_trains_on_all_60000_images_and_meets_both_criteria(strict_book):
     book, result = strict_book
     board = scoreboard(result)

@@ -76,3 +76,40 @@ def test_every_criterion_is_checked(stone):
                for name in ("check", "check_backprop") for call in calls(source, name)}
     expected = {c.key for part in stone.parts for c in part.criteria}
     assert expected <= checked, f"{stone.chapter} never checks {sorted(expected - checked)}"
+
+
+def imported_modules(source: str) -> set[int]:
+    """Registry numbers of the tinytorch modules a cell uses: imports, and ``tinytorch.Name`` attributes."""
+    import tinytorch
+
+    homes = {name: module for module, names in tinytorch._EXPORTS.items() for name in names}
+    homes.update(manual_seed="tinytorch.core.random", rng="tinytorch.core.random")
+    paths = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinytorch"):
+            if node.module == "tinytorch":
+                paths |= {homes[alias.name] for alias in node.names}
+            else:
+                paths.add(node.module)
+        elif isinstance(node, ast.Import):
+            paths |= {alias.name for alias in node.names if alias.name.startswith("tinytorch.")}
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id == "tinytorch" and node.attr in homes):
+            paths.add(homes[node.attr])
+    owners = {path: registry.module_owning(path.replace(".", "/") + ".py") for path in paths}
+    unknown = sorted(path for path, owner in owners.items() if owner is None and path != "tinytorch.functional")
+    assert not unknown, f"imports of files that belong to no registry module: {unknown}"
+    return {owner.number for owner in owners.values() if owner is not None}
+
+
+@pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
+def test_each_part_uses_only_the_modules_it_declares(stone):
+    from milestones.runner import chapter_cells
+
+    for cell in chapter_cells(stone.chapter_path):
+        if cell.part == 0:
+            continue
+        declared = set(stone.part(cell.part).modules)
+        used = imported_modules(cell.source)
+        assert used <= declared, (f"{stone.chapter} part {cell.part} uses modules {sorted(used - declared)} "
+                                  f"it does not declare ({registry.module_range(tuple(declared))}):\n{cell.source}")
