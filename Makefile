@@ -32,7 +32,7 @@ test: $(DEV_STAMP) test-data
 ifdef TINYTORCH_SRC
 	$(BIN)/tito test all
 else
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2
 endif
 
 browser-test: html

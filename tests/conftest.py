@@ -18,3 +18,15 @@ def strict_book(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
 
     book = copy_book(tmp_path_factory.mktemp("book"))
     return book, build(book, strict=True)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Under pytest-xdist (`make test` runs two workers): every test that reads the session's
+    strict build (``strict_book`` in its name) runs on one worker, so the book is built once."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StrictBookOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "strict_book" if "strict_book" in nodeid else nodeid
+
+    return StrictBookOnOneWorker(config, log)

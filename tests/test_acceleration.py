@@ -4,12 +4,19 @@ unfused cross-entropy's overflow."""
 
 import numpy as np
 import pytest
-
 from gradcheck import gradcheck
+
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.acceleration import (
-    gelu_fused, gelu_unfused, kernel_pairs, layer_norm_fused, matmul_blas, matmul_loops,
-    softmax_cross_entropy_fused, softmax_cross_entropy_unfused)
+    gelu_fused,
+    gelu_unfused,
+    kernel_pairs,
+    layer_norm_fused,
+    matmul_blas,
+    matmul_loops,
+    softmax_cross_entropy_fused,
+    softmax_cross_entropy_unfused,
+)
 
 
 def _as_tuple(result):

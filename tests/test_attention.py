@@ -5,13 +5,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import tinytorch
 from gradcheck import gradcheck
 from kvcache_double import ArrayKVCache
 from modulegraph import imported_tinytorch_modules
-from tinytorch.core.attention import (MultiHeadAttention, PackedSelfAttention, causal_mask,
-                                      scaled_dot_product_attention, scaled_dot_product_attention_composed)
+
+import tinytorch
+from tinytorch.core.attention import (
+    MultiHeadAttention,
+    PackedSelfAttention,
+    causal_mask,
+    scaled_dot_product_attention,
+    scaled_dot_product_attention_composed,
+)
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
 

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from gradcheck import gradcheck
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
 
-from gradcheck import gradcheck
 from tinytorch.core.layers import linear
 from tinytorch.core.losses import binary_cross_entropy, cross_entropy
 from tinytorch.core.tensor import Tensor, cat, stack, where

@@ -8,8 +8,8 @@ processed it before the longer path had delivered its gradient, silently droppin
 
 import numpy as np
 import pytest
-
 from gradcheck import gradcheck
+
 from tinytorch.core.tensor import Tensor
 
 

@@ -10,8 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinytorch.perf.benchmarking import (
-    Benchmark, BenchmarkResult, Comparison, median_ci, olympic_mean, pareto_frontier, plot_pareto, plot_results,
-    time_to_quality)
+    Benchmark,
+    BenchmarkResult,
+    Comparison,
+    median_ci,
+    olympic_mean,
+    pareto_frontier,
+    plot_pareto,
+    plot_results,
+    time_to_quality,
+)
 
 
 class FakeClock:

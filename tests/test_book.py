@@ -9,22 +9,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from bookbuild import break_file, build, copy_book, records
 
 from milestones import book, registry
 
 
-@pytest.mark.xdist_group("strict_book")
-def test_strict_build_of_the_whole_book_passes(strict_book):
+def test_strict_book_of_every_chapter_passes(strict_book):
     book, result = strict_book
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "Scoreboard" in result.stdout
     assert "missed" not in re.sub(r"\d+ missed", "", result.stdout.split("Scoreboard")[-1])
 
 
-@pytest.mark.xdist_group("strict_book")
-def test_rendered_chapter_shows_outputs_plots_and_verdicts(strict_book):
+def test_strict_book_chapter_shows_outputs_plots_and_verdicts(strict_book):
     book, _ = strict_book
     page = (book / "_build/html/milestones/01_1957_perceptron.html").read_text()
     assert "Untrained perceptron" in page or "<img" in page
@@ -35,8 +32,7 @@ def test_rendered_chapter_shows_outputs_plots_and_verdicts(strict_book):
     assert (book / "_build/html/index.html").exists()
 
 
-@pytest.mark.xdist_group("strict_book")
-def test_landing_page_and_module_map_come_from_the_registry(strict_book):
+def test_strict_book_landing_page_and_module_map_come_from_the_registry(strict_book):
     book, _ = strict_book
     landing = (book / "_build/html/docs/index.html").read_text()
     for stone in registry.MILESTONES:
@@ -51,8 +47,7 @@ def test_landing_page_and_module_map_come_from_the_registry(strict_book):
     assert ".. automodule::" not in api, "autodoc output was rendered as text"
 
 
-@pytest.mark.xdist_group("strict_book")
-def test_colab_notebook_is_written_beside_each_chapter(strict_book):
+def test_strict_book_has_a_colab_notebook_beside_each_chapter(strict_book):
     book, _ = strict_book
     notebook = book / "milestones/01_1957_perceptron.ipynb"
     assert notebook.exists()

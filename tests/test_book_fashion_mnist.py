@@ -62,8 +62,7 @@ def test_with_small_real_format_files_the_chapter_trains_and_is_graded(tmp_path)
 
 @pytest.mark.skipif(not datasets.idx_files_present(datasets.FASHION_MNIST_SYSTEM_DIR, datasets.FASHION_MNIST_FILES),
                     reason="Debian's dataset-fashion-mnist is not installed (make test installs it as root)")
-@pytest.mark.xdist_group("strict_book")
-def test_the_strict_book_build_trains_on_all_60000_images_and_meets_both_criteria(strict_book):
+def test_strict_book_trains_fashion_mnist_on_all_60000_images_and_meets_both_criteria(strict_book):
     book, result = strict_book
     board = scoreboard(result)
     for key in ("fashion_mlp_test_accuracy", "fashion_cnn_test_accuracy"):

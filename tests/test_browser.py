@@ -30,8 +30,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", path.read_bytes()[16:24])
 
 
-@pytest.mark.xdist_group("strict_book")
-def test_every_page_of_the_book_loads_offline_with_figures_maths_links_and_launch_buttons(strict_book, chromium_ready):
+def test_strict_book_every_page_loads_offline_with_figures_maths_links_and_launch_buttons(strict_book, chromium_ready):
     copy, result = strict_book
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     html = copy / "_build" / "html"

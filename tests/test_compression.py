@@ -6,11 +6,11 @@ import copy
 
 import numpy as np
 import pytest
+from gradcheck import gradcheck
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from gradcheck import gradcheck
 from tinytorch.core.activations import ReLU
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.layers import Flatten, Linear, Sequential
@@ -20,10 +20,27 @@ from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.compression import (
-    BitmaskArray, CSRMatrix, DistillationLoss, SparseLinear, SparseQuantizedConv2d, SparseQuantizedLinear,
-    distillation_loss, low_rank_linear, low_rank_model, magnitude_prune, prunable_weights, sparsify_model,
-    sparsity, structured_prune)
-from tinytorch.perf.quantization import QuantizedConv2d, QuantizedLinear, model_nbytes, quantize_model
+    BitmaskArray,
+    CSRMatrix,
+    DistillationLoss,
+    SparseLinear,
+    SparseQuantizedConv2d,
+    SparseQuantizedLinear,
+    distillation_loss,
+    low_rank_linear,
+    low_rank_model,
+    magnitude_prune,
+    prunable_weights,
+    sparsify_model,
+    sparsity,
+    structured_prune,
+)
+from tinytorch.perf.quantization import (
+    QuantizedConv2d,
+    QuantizedLinear,
+    model_nbytes,
+    quantize_model,
+)
 
 
 def mlp():

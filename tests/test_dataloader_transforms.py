@@ -11,7 +11,12 @@ import pytest
 from tinytorch.core.dataloader import DataLoader
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transforms import Compose, RandomCrop, RandomHorizontalFlip, TransformDataset
+from tinytorch.core.transforms import (
+    Compose,
+    RandomCrop,
+    RandomHorizontalFlip,
+    TransformDataset,
+)
 
 
 def distinct_images(n=64, c=2, h=5, w=6):

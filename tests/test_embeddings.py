@@ -4,15 +4,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gradcheck import gradcheck
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from modulegraph import imported_tinytorch_modules
 
 import tinytorch
-from gradcheck import gradcheck
-from modulegraph import imported_tinytorch_modules
-from tinytorch.core.embeddings import (Embedding, EmbeddingFunction, LearnedPositionalEmbedding, PositionalEncoding,
-                                       scatter_add_rows, sinusoidal_table)
+from tinytorch.core.embeddings import (
+    Embedding,
+    EmbeddingFunction,
+    LearnedPositionalEmbedding,
+    PositionalEncoding,
+    scatter_add_rows,
+    sinusoidal_table,
+)
 from tinytorch.core.layers import Parameter
 from tinytorch.core.tensor import Tensor
 

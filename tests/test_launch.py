@@ -25,8 +25,8 @@ from urllib.parse import quote
 
 import nbformat
 import pytest
-
 from bookbuild import ROOT, build, copy_book
+
 from milestones import book, registry
 
 FORK = "https://github.com/tinytorch-fork/tinytorch"

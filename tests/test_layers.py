@@ -5,7 +5,15 @@ import pytest
 
 import tinytorch
 from tinytorch.core.activations import GELU, ReLU, Sigmoid, Softmax, Tanh
-from tinytorch.core.layers import Dropout, Flatten, Linear, Module, ModuleList, Parameter, Sequential
+from tinytorch.core.layers import (
+    Dropout,
+    Flatten,
+    Linear,
+    Module,
+    ModuleList,
+    Parameter,
+    Sequential,
+)
 from tinytorch.core.random import manual_seed, rng
 from tinytorch.core.tensor import Tensor
 

@@ -14,8 +14,8 @@ statically (tests/test_chapters.py: each part imports only the modules it declar
 from __future__ import annotations
 
 import pytest
-
 from bookbuild import build, copy_book, cut_after, records
+
 from milestones import registry
 
 WRITTEN = [s for s in registry.MILESTONES if s.chapter_path.exists()]
@@ -52,8 +52,7 @@ def test_the_reference_cut_after_module_n_meets_what_it_can_and_locks_the_rest(t
     assert_met_or_locked(records(book), [registry.milestone(c) for c in chapters], last)
 
 
-@pytest.mark.xdist_group("strict_book")
-def test_the_whole_reference_is_the_cut_after_the_last_module(strict_book):
+def test_strict_book_is_the_cut_after_the_last_module(strict_book):
     book, result = strict_book
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
     written = [s for s in registry.ALL_MILESTONES if s.chapter_path.exists()]

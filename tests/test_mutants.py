@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 
 import pytest
-
 from bookbuild import break_file, build, copy_book
 
 

@@ -14,7 +14,6 @@ The bugs are the ones that break the chapter's story, not cosmetic ones:
 from __future__ import annotations
 
 import pytest
-
 from bookbuild import break_file, build, copy_book
 
 MUTANTS = {

@@ -11,7 +11,13 @@ from tinytorch.core.optimizers import SGD, Adam
 from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.profiling import Profiler, attention_flops, conv2d_flops, linear_flops, trace_calls
+from tinytorch.perf.profiling import (
+    Profiler,
+    attention_flops,
+    conv2d_flops,
+    linear_flops,
+    trace_calls,
+)
 
 
 def mlp_64_32_10():

@@ -14,8 +14,17 @@ from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import Conv2d, MaxPool2d, conv2d_naive
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.quantization import (
-    Float16Conv2d, Float16Linear, QuantizedConv2d, QuantizedLinear, calibrate, dequantize_int8,
-    model_nbytes, params_from_range, quantize_int8, quantize_model)
+    Float16Conv2d,
+    Float16Linear,
+    QuantizedConv2d,
+    QuantizedLinear,
+    calibrate,
+    dequantize_int8,
+    model_nbytes,
+    params_from_range,
+    quantize_int8,
+    quantize_model,
+)
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=32)
 float_arrays = arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=finite)

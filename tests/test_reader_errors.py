@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from bookbuild import build, copy_book, records
+
 from milestones import registry, skeleton
 
 

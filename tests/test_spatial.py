@@ -8,10 +8,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from gradcheck import gradcheck
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gradcheck import gradcheck
 from tinytorch.core import spatial
 from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import (

@@ -7,8 +7,8 @@ torch.nn.BatchNorm1d/2d step by step.
 
 import numpy as np
 import pytest
-
 from gradcheck import gradcheck
+
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.normalization import BatchNorm1d, BatchNorm2d, batch_norm
 from tinytorch.core.tensor import Tensor

@@ -7,11 +7,20 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from modulegraph import imported_tinytorch_modules
+
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.tokenization import (BOS, EOS, PAD, SPECIAL_TOKENS, UNK, BPETokenizer, CharTokenizer,
-                                         _chunks, _pair_hits)
+from tinytorch.core.tokenization import (
+    BOS,
+    EOS,
+    PAD,
+    SPECIAL_TOKENS,
+    UNK,
+    BPETokenizer,
+    CharTokenizer,
+    _chunks,
+    _pair_hits,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 import tinytorch.core.tokenization as tokenization_module  # noqa: E402

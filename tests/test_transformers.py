@@ -5,17 +5,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-import tinytorch
 from gradcheck import gradcheck
 from kvcache_double import ArrayKVCache
 from modulegraph import imported_tinytorch_modules
+
+import tinytorch
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformers import (GPT, MLP, GPTConfig, LayerNorm, LayerNormFunction, MLPFunction,
-                                         TransformerBlock, layer_norm_composed)
+from tinytorch.core.transformers import (
+    GPT,
+    MLP,
+    GPTConfig,
+    LayerNorm,
+    LayerNormFunction,
+    MLPFunction,
+    TransformerBlock,
+    layer_norm_composed,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RNG = np.random.default_rng(13)

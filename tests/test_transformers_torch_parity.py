@@ -5,11 +5,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from torch_gpt import copy_weights, from_config, torch_name  # noqa: E402
+
 import tinytorch  # noqa: E402
 from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402
 from tinytorch.core.tensor import Tensor  # noqa: E402
 from tinytorch.core.transformers import GPT, GPTConfig, LayerNorm  # noqa: E402
-from torch_gpt import copy_weights, from_config, torch_name  # noqa: E402
 
 FWD = dict(atol=1e-5, rtol=1e-3)
 GRAD = dict(atol=1e-4, rtol=1e-3)
