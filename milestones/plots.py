@@ -279,3 +279,23 @@ def attention_maps(weights, queries: list[str], keys: list[str], titles: list[st
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def step_times(axes, seconds: dict[str, np.ndarray], first_position: int = 1) -> None:
+    """Generation timed step by step: ms per new token against the sequence length it reads (left),
+    and the running total (right), one line per variant (e.g. with and without a KV cache)."""
+    left, right = axes
+    for name, values in seconds.items():
+        values = np.asarray(values, dtype=np.float64)
+        positions = np.arange(first_position, first_position + len(values))
+        left.plot(positions, values * 1e3, lw=1, label=name)
+        right.plot(positions, np.cumsum(values), lw=1.5, label=name)
+    left.set_xlabel("tokens in the sequence at this step")
+    left.set_ylabel("ms for this step")
+    left.set_title("Time per new token")
+    right.set_xlabel("tokens in the sequence")
+    right.set_ylabel("seconds so far")
+    right.set_title("Total generation time")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
