@@ -376,6 +376,6 @@ def kernel_pairs(scale: int = 1) -> list[KernelPair]:
                    _forward_backward(layer_norm_fused), norm_inputs, atol=1e-4),
         KernelPair(f"softmax+cross-entropy fwd+bwd {batch}x10", _forward_backward(softmax_cross_entropy_unfused),
                    _forward_backward(softmax_cross_entropy_fused), logits_and_targets),
-        KernelPair(f"generation {8 * scale} prompts x 24 tokens, GPT E=64, KV cache", generate_one_at_a_time,
+        KernelPair(f"generation {8 * scale} prompts x 24 tokens (cached)", generate_one_at_a_time,
                    generate_batched, generation_inputs, atol=0),
     ]
