@@ -209,3 +209,25 @@ def gpt_training_flops(batch: int, length: int, vocab: int, n_embd: int, n_layer
     hidden = int(mlp_ratio * e)
     block = 2 * rows * e * 3 * e + 2 * 2 * batch * length * length * e + 2 * rows * e * e + 2 * 2 * rows * e * hidden
     return 3 * (n_layer * block + 2 * rows * e * vocab)
+
+
+def interleaved_speedup(baseline: Callable[[], object], candidate: Callable[[], object], repeats: int = 5,
+                        warmup: int = 0, clock: Callable[[], float] = time.perf_counter) -> float:
+    """The judge's own speedup: median seconds of ``baseline()`` over median seconds of ``candidate()``.
+
+    The two are called alternately (baseline, candidate, baseline, ...), ``repeats`` timed
+    calls each after ``warmup`` untimed ones, so that a change of load on the machine during
+    the measurement slows both alike instead of only the one that happened to run then.
+    """
+    if repeats < 1:
+        raise ValueError(f"interleaved_speedup: repeats must be >= 1, got {repeats}")
+    for _ in range(warmup):
+        baseline()
+        candidate()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for fn, record in zip((baseline, candidate), times):
+            start = clock()
+            fn()
+            record.append(clock() - start)
+    return float(np.median(times[0]) / np.median(times[1]))

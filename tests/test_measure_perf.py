@@ -194,3 +194,23 @@ def test_gpt_training_flops_matches_the_op_profile_of_a_real_step():
             optimizer.step()
         counted = Profiler().op_profile(step, warmup=0, repeats=1).flops
         assert counted == measure_perf.gpt_training_flops(batch, length, vocab, embed, layers, ratio)
+
+
+def test_interleaved_speedup_alternates_and_takes_medians_on_a_fake_clock():
+    now, calls = [0.0], []
+
+    def timed(name, costs):
+        costs = iter(costs)
+
+        def fn():
+            calls.append(name)
+            now[0] += next(costs)
+        return fn
+
+    slow = timed("slow", [99.0, 10.0, 12.0, 1000.0, 11.0, 9.0])   # the first call is the warm-up
+    fast = timed("fast", [99.0, 1.0, 2.0, 1.0, 500.0, 1.0])
+    speedup = measure_perf.interleaved_speedup(slow, fast, repeats=5, warmup=1, clock=lambda: now[0])
+    assert calls == ["slow", "fast"] * 6
+    assert speedup == 11.0 / 1.0      # medians of (10, 12, 1000, 11, 9) and (1, 2, 1, 500, 1)
+    with pytest.raises(ValueError, match="repeats"):
+        measure_perf.interleaved_speedup(slow, fast, repeats=0)
