@@ -376,7 +376,7 @@ EXTRAS: tuple[Milestone, ...] = (
         extra=True,
     ),
     Milestone(
-        "generation", "generation", "Generation optimizations", 2019, "milestones/extras/2019_generation.md",
+        "generation", "generation", "Faster generation", 2019, "milestones/extras/2019_generation.md",
         "The milestone 05 GPT writing faster: KV cache, batching, greedy vs sampling, in tokens per second.",
         parts=(Part(1, "Tokens per second", _range(1, 13) + _range(17, 19), (
             Criterion("greedy_variants_identical", "greedy tokens identical with and without the cache, one "
@@ -389,7 +389,7 @@ EXTRAS: tuple[Milestone, ...] = (
         extra=True,
     ),
     Milestone(
-        "baseline-profile", "baseline-profile", "Where does the time go?", 2022,
+        "baseline-profile", "baseline-profile", "Baseline profile", 2022,
         "milestones/extras/2022_baseline_profile.md",
         "A GPT training step profiled op by op: time, FLOPs, and achieved GFLOP/s against this machine's peak.",
         parts=(Part(1, "Profiling a training step", _range(1, 14) + (19,), (
