@@ -252,6 +252,23 @@ def test_op_flops_formulas():
     assert op_flops("Exp", ((100,),)) == (0, 0)
 
 
+def test_op_profile_of_a_cached_decoding_step_counts_the_cached_keys():
+    from tinytorch.core.autograd import no_grad
+    from tinytorch.perf.memoization import KVCache
+    model = real_gpt()
+    b, prompt, e, layers = 2, 6, 16, 2
+    ids = np.random.default_rng(4).integers(0, 11, (b, prompt + 1))
+    cache = KVCache(layers, b, 4, 16, 4)
+    with no_grad():
+        model(ids[:, :prompt], kv_cache=cache)
+        report = Profiler().op_profile(lambda: model(ids[:, prompt:], kv_cache=cache), warmup=0, repeats=1)
+    attention = report["CachedSelfAttention"]
+    assert attention.calls == layers and attention.backward_flops == 0
+    assert attention.forward_flops == layers * attention_flops(b, 1, prompt + 1, e)
+    linear = layers * (2 * b * e * 3 * e + 2 * b * e * e + 2 * 2 * b * e * 4 * e) + 2 * b * e * 11
+    assert report.flops == linear + attention.forward_flops
+
+
 def training_step(model, batch, vocab, optimizer):
     loss_fn = CrossEntropyLoss()
     x, y = batch[:, :-1], batch[:, 1:].reshape(-1)

@@ -235,8 +235,9 @@ def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> 
     ``shapes`` are the shapes of the arrays its forward received, in order (None for other
     arguments); ``needs`` says which positional inputs need a gradient (default: all), since
     a backward computes one product per gradient it needs. Known primitives: LinearFunction,
-    MatMul, MLPFunction, ScaledDotProductAttention, PackedSelfAttention, Conv2dFunction;
-    every other op counts 0 (elementwise, memory-bound).
+    MatMul, MLPFunction, ScaledDotProductAttention, PackedSelfAttention, CachedSelfAttention
+    (its keys: the ``cache`` keyword's ``length`` before the step, plus the new positions),
+    Conv2dFunction; every other op counts 0 (elementwise, memory-bound).
 
     Examples:
         >>> op_flops("LinearFunction", ((8, 64), (32, 64), (32,)))        # x, weight, bias
@@ -249,8 +250,8 @@ def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> 
     kwargs = kwargs or {}
     needs = tuple(needs) if needs is not None else (True,) * len(shapes)
     need = lambda i: bool(needs[i]) if i < len(needs) else False  # noqa: E731
-    if op == "LinearFunction":
-        (x, w), f = shapes[:2], 0
+    if op == "LinearFunction":  # x (.., in), weight (out, in)
+        x, w = shapes[:2]
         f = 2 * _rows(x) * w[1] * w[0]
         return f, f * (need(0) + need(1))
     if op == "MatMul":
@@ -264,6 +265,11 @@ def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> 
         n, t, width = shapes[0]
         f = 2 * n * t * t * (width // 3)
         return 2 * f, 4 * f if need(0) else 0  # dV, dA, dQ, dK
+    if op == "CachedSelfAttention":  # qkv (N, T, 3E) over cache.length + T keys; backward reaches Q only
+        n, t, width = shapes[0]
+        cache = kwargs.get("cache")
+        f = 2 * n * t * (int(getattr(cache, "length", 0)) + t) * (width // 3)
+        return 2 * f, 2 * f if need(0) else 0  # dA, dQ
     if op == "ScaledDotProductAttention":  # q (.., L, E), k (.., S, E), v (.., S, Ev)
         q, k, v = shapes[:3]
         batch = int(np.prod(np.broadcast_shapes(q[:-2], k[:-2], v[:-2]), dtype=np.int64))
