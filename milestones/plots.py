@@ -190,6 +190,10 @@ def lines(ax, x, series: dict[str, list[float]], xlabel: str = "", ylabel: str =
     for name, values in series.items():
         ax.plot(x, as_array(values), marker=marker, markersize=4, label=name)
     ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
 
 
 def smooth(values, window: int = 20) -> np.ndarray:
@@ -279,3 +283,69 @@ def attention_maps(weights, queries: list[str], keys: list[str], titles: list[st
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
+
+
+def step_times(axes, seconds: dict[str, np.ndarray], first_position: int = 1) -> None:
+    """Generation timed step by step: ms per new token against the sequence length it reads (left),
+    and the running total (right), one line per variant (e.g. with and without a KV cache)."""
+    left, right = axes
+    for name, values in seconds.items():
+        values = np.asarray(values, dtype=np.float64)
+        positions = np.arange(first_position, first_position + len(values))
+        left.plot(positions, values * 1e3, lw=1, label=name)
+        right.plot(positions, np.cumsum(values), lw=1.5, label=name)
+    left.set_xlabel("tokens in the sequence at this step")
+    left.set_ylabel("ms for this step")
+    left.set_title("Time per new token")
+    right.set_xlabel("tokens in the sequence")
+    right.set_ylabel("seconds so far")
+    right.set_title("Total generation time")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+
+
+def op_breakdown(ax, names: list[str], forward_ms, backward_ms, title: str = "") -> None:
+    """Horizontal stacked bars: each op's forward and backward milliseconds, slowest at the top."""
+    forward_ms, backward_ms = np.asarray(forward_ms, dtype=float), np.asarray(backward_ms, dtype=float)
+    rows = np.arange(len(names))[::-1]
+    ax.barh(rows, forward_ms, color="#1f77b4", label="forward")
+    ax.barh(rows, backward_ms, left=forward_ms, color="#ff7f0e", label="backward")
+    ax.set_yticks(rows, names, fontsize=8)
+    ax.set_xlabel("ms per training step")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right")
+
+
+def achieved_rates(ax, names: list[str], gflops, peak: float, sizes, size_gflops, title: str = "") -> None:
+    """Achieved GFLOP/s: square matmuls by size (a line, bottom axis) and each op of the step
+    (horizontal lines, labelled), against the machine's measured peak (dashed)."""
+    ax.plot(sizes, size_gflops, marker="o", color="k", lw=1, label="n x n matmul")
+    ax.set_xscale("log", base=2)
+    ax.axhline(peak, color="k", ls="--", lw=1, label=f"peak {peak:.0f} GFLOP/s")
+    for i, (name, rate) in enumerate(zip(names, gflops)):
+        ax.axhline(rate, color=f"C{i + 1}", lw=1.5, label=f"{name}: {rate:.0f}")
+    ax.set_xlabel("matrix size n (n x n times n x n)")
+    ax.set_ylabel("GFLOP/s")
+    ax.set_ylim(0, peak * 1.15)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def bars(ax, names: list[str], values, xlabel: str = "", title: str = "", log: bool = False,
+         fmt: str = "{:,.0f}") -> None:
+    """Horizontal bars, the first name at the top, each labelled with its value."""
+    values = np.asarray(values, dtype=float)
+    rows = np.arange(len(names))[::-1]
+    ax.barh(rows, values, color=[f"C{i}" for i in range(len(names))])
+    for row, value in zip(rows, values):
+        ax.text(value, row, " " + fmt.format(value), va="center", fontsize=8)
+    ax.set_yticks(rows, names, fontsize=8)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlim(right=values.max() * (4 if log else 1.25))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)

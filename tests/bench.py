@@ -360,6 +360,26 @@ def generation_tokens_per_second(framework: str, size: dict, batch: int = 8, new
     return repeats * batch * new_tokens / (time.perf_counter() - start)
 
 
+def kv_cache_rows(repeat: int = 5) -> None:
+    """Milestone 06 part 2's workload (GPT 2 blocks x 128 wide, context 256; a 128-token prompt and
+    128 new greedy tokens): interleaved runs with and without the KV cache, medians."""
+    from tinytorch.core.transformers import GPT, GPTConfig
+    tinytorch.manual_seed(2018)
+    model = GPT(GPTConfig(vocab_size=64, context_length=256, n_layer=2, n_head=4, n_embd=128, init_std=0.1))
+    model.eval()
+    prompt = np.random.default_rng(2018).integers(0, 64, (1, 128))
+    runs = {False: [], True: []}
+    for _ in range(repeat + 1):
+        for cached in runs:
+            start = time.perf_counter()
+            model.generate(prompt, 128, temperature=0, use_cache=cached)
+            runs[cached].append(time.perf_counter() - start)
+    uncached, cached = (statistics.median(runs[c][1:]) for c in (False, True))
+    print(f"{'generation 128+128 tokens, no cache':<40} {uncached * 1e3:9.1f} ms")
+    print(f"{'generation 128+128 tokens, KV cache':<40} {cached * 1e3:9.1f} ms   speedup {uncached / cached:5.1f}x "
+          f"(median of {repeat} interleaved runs; chapter 06 requires >= 5x)")
+
+
 # ------------------------------------------------------------------ chapters
 
 def chapter_seconds(stone) -> tuple[float, int]:
@@ -537,6 +557,8 @@ def main() -> None:
               "torch": generation_tokens_per_second("torch", size) if torch else None}
     print("  greedy generation, part 2 GPT, batch 8, 48 new tokens (tokens/s, no cache unless said): " +
           ", ".join(f"{k} {v:,.0f}" if v else f"{k} -" for k, v in speeds.items()))
+    print("\nKV cache (milestone 06 part 2): one thread")
+    kv_cache_rows()
     if not args.no_chapters:
         print("\nchapters (tito milestone run, seconds including interpreter start):")
         for stone in registry.ALL_MILESTONES:

@@ -35,7 +35,7 @@ def test_naive_and_fast_compute_the_same_numbers(pair):
 
 def test_the_fused_pairs_also_return_input_gradients():
     names = {p.name.split(" ")[0]: len(_as_tuple(p.fast(*p.inputs(np.random.default_rng(0))))) for p in kernel_pairs()}
-    assert names == {"matmul": 1, "conv2d": 1, "GELU": 2, "LayerNorm": 4, "softmax+cross-entropy": 2}
+    assert names == {"matmul": 1, "conv2d": 1, "GELU": 2, "LayerNorm": 4, "softmax+cross-entropy": 2, "generation": 1}
 
 
 def test_matmul_loops_by_hand_and_shape_error():
@@ -75,3 +75,20 @@ def test_softmax_cross_entropy_rejects_bad_targets():
         softmax_cross_entropy_fused(z, np.array([0, 3]))
     with pytest.raises(ValueError, match="integers"):
         softmax_cross_entropy_fused(z, np.array([0.0, 1.0]))
+
+
+def test_batched_generation_equals_one_prompt_at_a_time_with_and_without_the_cache():
+    from tinytorch.core.random import manual_seed
+    from tinytorch.core.transformers import GPT, GPTConfig
+    from tinytorch.perf.acceleration import generate_batched, generate_one_at_a_time
+    manual_seed(3)
+    model = GPT(GPTConfig(vocab_size=17, context_length=20, n_layer=2, n_head=2, n_embd=16, init_std=0.4))
+    model.eval()
+    prompts = np.random.default_rng(3).integers(0, 17, (5, 6))
+    for use_cache in (True, False):
+        batched = generate_batched(model, prompts, 14, use_cache=use_cache)
+        assert batched.shape == (5, 20) and batched.dtype == np.int64
+        assert np.array_equal(batched, generate_one_at_a_time(model, prompts, 14, use_cache=use_cache))
+    assert len({tuple(row) for row in batched[:, 6:].tolist()}) > 1  # the rows really differ
+    with pytest.raises(ValueError, match="prompts must be a"):
+        generate_batched(model, np.zeros((2, 3)), 4)

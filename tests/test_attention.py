@@ -271,6 +271,30 @@ def test_mha_decoding_with_a_kv_cache_equals_full_causal_attention():
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-5, atol=1e-6)
 
 
+def test_fused_cached_attention_equals_the_general_path_with_gradients_to_the_queries():
+    """The decoding fast path (CachedSelfAttention: one node, no mask for one new position) gives the
+    outputs and the input/parameter gradients of the general cached path (projections, masked
+    attention with the cached keys and values as constants), here reached with need_weights=True."""
+    mha = MultiHeadAttention(8, 2)
+    x = randn(2, 6, 8)
+    results = []
+    for need_weights in (False, True):
+        cache = ArrayKVCache(1, 2, 2, 6, 4)
+        with no_grad():
+            mha(Tensor(x[:, :3]), is_causal=True, kv_cache=cache)
+        cache.advance(3)
+        for new in (x[:, 3:5], x[:, 5:6]):  # two new positions (causal mask needed), then one
+            xt = Tensor(new, requires_grad=True)
+            mha.zero_grad()
+            out, _ = mha(xt, is_causal=True, kv_cache=cache, need_weights=need_weights)
+            (out * Tensor(np.cos(np.arange(out.data.size)).reshape(out.shape).astype(np.float32))).sum().backward()
+            cache.advance(new.shape[1])
+            results.append([out.data, xt.grad] + [p.grad for p in mha.parameters()])
+    for fused, general in zip(results[:2], results[2:]):
+        for a, b in zip(fused, general):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_mha_rejects_bad_configurations_and_inputs():
     with pytest.raises(ValueError, match=r"embed_dim \(10\) must be divisible by num_heads \(4\)"):
         MultiHeadAttention(10, 4)

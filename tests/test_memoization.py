@@ -107,3 +107,89 @@ def test_bad_sizes_are_rejected():
     with pytest.raises(ValueError, match="positive int"):
         KVCache(1, 0, 1, 4, 2)
     assert "length=0" in repr(KVCache(1, 1, 1, 4, 2))
+
+
+# ----------------------------------------------------------------------------- with the real GPT (module 13)
+
+def gpt(context=24, vocab=13, embed=16, heads=4, layers=2, positional="learned", seed=0):
+    from tinytorch.core.random import manual_seed
+    from tinytorch.core.transformers import GPT, GPTConfig
+    manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=vocab, context_length=context, n_layer=layers, n_head=heads, n_embd=embed,
+                          positional=positional, init_std=0.5))  # spread-out logits: greedy choices are clear
+    model.eval()
+    return model
+
+
+def cached_logits(model, ids, prefill):
+    """Logits of every position computed incrementally: ``prefill`` positions at once, then one at a time."""
+    cache = model.new_cache(ids.shape[0])
+    assert isinstance(cache, KVCache)
+    steps = [model(ids[:, :prefill], kv_cache=cache).data]
+    for t in range(prefill, ids.shape[1]):
+        steps.append(model(ids[:, t:t + 1], kv_cache=cache).data)
+    assert cache.length == ids.shape[1]
+    return np.concatenate(steps, axis=1)
+
+
+@pytest.mark.parametrize("batch, prefill, length, positional", [
+    (1, 1, 24, "learned"),        # one token of prompt, then every position up to the context
+    (3, 5, 24, "learned"),
+    (2, 11, 17, "sinusoidal"),
+    (4, 24, 24, "learned"),       # the whole context at once, no decoding steps
+])
+def test_incremental_logits_equal_the_full_forward_within_1e5(batch, prefill, length, positional):
+    from tinytorch.core.autograd import no_grad
+    model = gpt(positional=positional)
+    ids = np.random.default_rng(batch * 100 + prefill).integers(0, 13, (batch, length))
+    with no_grad():
+        full = model(ids).data
+        incremental = cached_logits(model, ids, prefill)
+    assert incremental.shape == full.shape == (batch, length, 13)
+    assert np.abs(incremental - full).max() <= 1e-5
+
+
+@pytest.mark.parametrize("batch, prompt, new_tokens", [
+    (1, 1, 23),     # generation fills the context exactly
+    (2, 7, 17),     # exactly to the context
+    (3, 4, 12),
+    (2, 20, 10),    # past the context: the cache is refilled from the last 24 tokens, as recomputation crops
+])
+def test_cached_greedy_generation_gives_identical_tokens(batch, prompt, new_tokens):
+    model = gpt()
+    ids = np.random.default_rng(prompt).integers(0, 13, (batch, prompt))
+    recomputed = model.generate(ids, new_tokens, temperature=0, use_cache=False).data
+    cached = model.generate(ids, new_tokens, temperature=0, use_cache=True).data
+    assert cached.shape == (batch, prompt + new_tokens) and cached.dtype == np.int64
+    assert np.array_equal(cached, recomputed)
+    assert np.array_equal(cached[:, :prompt], ids)
+    # the rows differ (a model that ignores its input would pass equality trivially)
+    assert batch == 1 or len({tuple(row) for row in cached[:, prompt:].tolist()}) > 1
+
+
+def test_cached_sampling_draws_the_same_tokens_from_the_same_seed():
+    from tinytorch.core.random import manual_seed
+    model = gpt()
+    ids = np.random.default_rng(5).integers(0, 13, (2, 3))
+    manual_seed(7)
+    recomputed = model.generate(ids, 15, temperature=0.9, top_k=5, use_cache=False).data
+    manual_seed(7)
+    cached = model.generate(ids, 15, temperature=0.9, top_k=5, use_cache=True).data
+    assert np.array_equal(cached, recomputed)
+
+
+def test_a_cache_that_returns_stale_keys_is_caught():
+    """The equality tests above can fail: a cache that stores only the prompt's keys gives other tokens."""
+
+    class StaleKeys(KVCache):
+        def update(self, layer, k, v):
+            if self.length:  # decoding steps: keep the new values, but leave the keys slot stale (zeros)
+                k = np.zeros_like(np.asarray(getattr(k, "data", k)))
+            return super().update(layer, k, v)
+
+    model = gpt()
+    ids = np.random.default_rng(3).integers(0, 13, (2, 4))
+    recomputed = model.generate(ids, 16, temperature=0, use_cache=False).data
+    cache = StaleKeys(2, 2, 4, 24, 4)
+    stale = model.generate(ids, 16, temperature=0, kv_cache=cache).data
+    assert not np.array_equal(stale, recomputed)

@@ -7,7 +7,8 @@ repository's own build is never touched.
 
 from __future__ import annotations
 
-from bookbuild import break_file, build, copy_book
+from bookbuild import break_file, build, copy_book, records
+from milestones import registry
 
 CHAPTER = "milestones/06_2018_mlperf.md"
 
@@ -23,3 +24,24 @@ def test_a_quantized_layer_that_keeps_float32_weights_fails_naming_the_int8_crit
     assert result.returncode != 0
     assert CHAPTER in output
     assert "criterion 'int8_weights_stored' missed" in output, output[-3000:]
+
+
+def test_a_kv_cache_that_returns_stale_keys_fails_naming_the_cache_criterion(tmp_path):
+    """The cache stores the prompt's keys, then leaves each new token's key slot stale (zeros on the
+    first generation, the previous generation's keys afterwards) while storing its value: every
+    shape is right and generation is still fast, but attention scores the new tokens against
+    the wrong keys. Part 1 never touches the cache and passes; part 2 stops at its first check."""
+    book = copy_book(tmp_path, chapters=("06",))
+    break_file(book / "tinytorch/perf/memoization.py",
+               "        self.keys[layer, :, :, self.length:end] = k\n",
+               "        if self.length == 0:  # stale: only the prompt's keys are ever stored\n"
+               "            self.keys[layer, :, :, self.length:end] = k\n")
+    result = build(book, strict=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert CHAPTER in output
+    assert "criterion 'cached_equals_recomputed' missed" in output, output[-3000:]
+    found = records(book)
+    part1 = [c.key for c in registry.milestone("06").part(1).criteria]
+    assert {found[("06", key)]["status"] for key in part1} == {"met"}  # part 1 ran and was not the one caught
+    assert found[("06", "cached_equals_recomputed")]["status"] == "missed"

@@ -174,3 +174,163 @@ def test_shared_module_is_traced_at_each_call():
     layer = Linear(4, 4)
     model = Sequential(layer, ReLU(), layer)
     assert Profiler().count_flops(model, np.zeros((1, 4), np.float32)) == 2 * linear_flops(1, 4, 4)
+
+
+# ----------------------------------------------------------------------------- the real attention and GPT
+
+def real_gpt(context=16, embed=16, heads=4, layers=2, vocab=11):
+    from tinytorch.core.transformers import GPT, GPTConfig
+    manual_seed(0)
+    return GPT(GPTConfig(vocab_size=vocab, context_length=context, n_layer=layers, n_head=heads, n_embd=embed,
+                         init_std=0.3))
+
+
+def test_attention_flops_of_the_real_multihead_attention():
+    from tinytorch.core.attention import MultiHeadAttention as RealMultiHeadAttention
+    manual_seed(0)
+    b, t, s, e = 2, 5, 7, 8
+    attention = RealMultiHeadAttention(embed_dim=e, num_heads=2)
+    profiler = Profiler()
+    self_attention = profiler.profile(attention, np.zeros((b, t, e), np.float32))
+    rows = {row.name: row for row in self_attention.layers}
+    assert rows[""].flops == attention_flops(b, t, t, e) == 2 * (2 * b * t * t * e)
+    assert rows["in_proj"].flops == linear_flops(b * t, e, 3 * e) and rows["out_proj"].flops == linear_flops(b * t, e, e)
+    # cross-attention: T queries, S keys (key and value passed positionally)
+    memory = Tensor(np.zeros((b, s, e), np.float32))
+    with trace_calls(attention) as calls:
+        attention(Tensor(np.zeros((b, t, e), np.float32)), memory, memory)
+    from tinytorch.perf.profiling import _call_flops
+    assert _call_flops(calls[0]) == attention_flops(b, t, s, e)
+
+
+def test_gpt_forward_flops_by_hand():
+    model = real_gpt()
+    b, t, e, v, layers = 3, 10, 16, 11, 2
+    per_block = (linear_flops(b * t, e, 3 * e) + attention_flops(b, t, t, e) + linear_flops(b * t, e, e)
+                 + linear_flops(b * t, e, 4 * e) + linear_flops(b * t, 4 * e, e))
+    expected = layers * per_block + linear_flops(b * t, e, v, bias=False)
+    ids = np.random.default_rng(0).integers(0, v, (b, t))
+    profile = Profiler().profile(model, ids)
+    attention_rows = [row for row in profile.layers if row.kind == "MultiHeadAttention"]
+    assert [row.flops for row in attention_rows] == [attention_flops(b, t, t, e)] * layers
+    assert profile.flops == expected
+
+
+def test_cached_decoding_counts_the_cached_keys():
+    """One decoding step with a KV cache holding L positions: 1 query attends to L + 1 keys."""
+    from tinytorch.perf.memoization import KVCache
+    model = real_gpt()
+    b, prompt, e = 2, 6, 16
+    ids = np.random.default_rng(1).integers(0, 11, (b, prompt + 1))
+    cache = KVCache(2, b, 4, 16, 4)
+    model(ids[:, :prompt], kv_cache=cache)
+    assert cache.length == prompt
+    step = Profiler().profile(model, ids[:, prompt:], kv_cache=cache)
+    assert cache.length == prompt + 1  # the profiled step really ran with the cache
+    attention_rows = [row.flops for row in step.layers if row.kind == "MultiHeadAttention"]
+    assert attention_rows == [attention_flops(b, 1, prompt + 1, e)] * 2
+    # the same step without the cache recomputes all prompt + 1 positions
+    full = Profiler().profile(model, ids)
+    assert [row.flops for row in full.layers if row.kind == "MultiHeadAttention"] == \
+        [attention_flops(b, prompt + 1, prompt + 1, e)] * 2
+    assert full.flops > (prompt + 1) * step.flops * 0.9
+
+
+# ----------------------------------------------------------------------------- op profile
+
+def test_op_flops_formulas():
+    from tinytorch.perf.profiling import op_flops
+    assert op_flops("MatMul", ((4, 3, 5), (5, 7))) == (2 * 4 * 3 * 5 * 7, 2 * 2 * 4 * 3 * 5 * 7)
+    assert op_flops("MatMul", ((5,), (5, 7)), needs=(True, False)) == (2 * 5 * 7, 2 * 5 * 7)
+    f = 2 * 6 * 8 * 32
+    assert op_flops("MLPFunction", ((2, 3, 8), (32, 8), (32,), (8, 32), (8,))) == (2 * f, 4 * f)
+    assert op_flops("MLPFunction", ((2, 3, 8), (32, 8), (32,), (8, 32), (8,)), needs=(False,) + (True,) * 4) \
+        == (2 * f, 3 * f)
+    assert op_flops("PackedSelfAttention", ((2, 5, 24),)) == (2 * 2 * 2 * 5 * 5 * 8, 4 * 2 * 2 * 5 * 5 * 8)
+    qk = 2 * 3 * 4 * 6 * 8
+    av = 2 * 3 * 4 * 6 * 2
+    assert op_flops("ScaledDotProductAttention", ((3, 4, 8), (3, 6, 8), (3, 6, 2))) == (qk + av, 2 * av + 2 * qk)
+    assert op_flops("ScaledDotProductAttention", ((3, 4, 8), (3, 6, 8), (3, 6, 2)), needs=(False, False, True)) \
+        == (qk + av, av)
+    conv = conv2d_flops(2, 3, 4, (3, 3), (4, 4), bias=False)   # 8x8 input, stride 2, padding 1 -> 4x4
+    assert op_flops("Conv2dFunction", ((2, 3, 8, 8), (4, 3, 3, 3), (4,)), {"stride": 2, "padding": 1}) \
+        == (conv, 2 * conv)
+    assert op_flops("Exp", ((100,),)) == (0, 0)
+
+
+def test_op_profile_of_a_cached_decoding_step_counts_the_cached_keys():
+    from tinytorch.core.autograd import no_grad
+    from tinytorch.perf.memoization import KVCache
+    model = real_gpt()
+    b, prompt, e, layers = 2, 6, 16, 2
+    ids = np.random.default_rng(4).integers(0, 11, (b, prompt + 1))
+    cache = KVCache(layers, b, 4, 16, 4)
+    with no_grad():
+        model(ids[:, :prompt], kv_cache=cache)
+        report = Profiler().op_profile(lambda: model(ids[:, prompt:], kv_cache=cache), warmup=0, repeats=1)
+    attention = report["CachedSelfAttention"]
+    assert attention.calls == layers and attention.backward_flops == 0
+    assert attention.forward_flops == layers * attention_flops(b, 1, prompt + 1, e)
+    linear = layers * (2 * b * e * 3 * e + 2 * b * e * e + 2 * 2 * b * e * 4 * e) + 2 * b * e * 11
+    assert report.flops == linear + attention.forward_flops
+
+
+def training_step(model, batch, vocab, optimizer):
+    loss_fn = CrossEntropyLoss()
+    x, y = batch[:, :-1], batch[:, 1:].reshape(-1)
+
+    def step():
+        optimizer.zero_grad()
+        loss_fn(model(x).reshape(-1, vocab), y).backward()
+        optimizer.step()
+    return step
+
+
+def test_op_profile_of_a_gpt_training_step_counts_every_product_and_restores_the_ops():
+    from tinytorch.core.function import Function
+    from tinytorch.core.transformers import MLPFunction
+    from tinytorch.perf.profiling import _function_classes
+    model = real_gpt()
+    b, t, e, v, layers = 3, 10, 16, 11, 2
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    batch = np.random.default_rng(2).integers(0, v, (b, t + 1))
+    report = Profiler().op_profile(training_step(model, batch, v, optimizer), warmup=1, repeats=2,
+                                   watch={"Adam.step": (optimizer, "step")})
+    forward = layers * (2 * b * t * e * 3 * e + 2 * b * t * e * e + 2 * 2 * b * t * t * e
+                        + 2 * 2 * b * t * e * 4 * e) + 2 * b * t * e * v
+    assert report.flops == 3 * forward  # backward: two products of the forward's size per product
+    assert report["MLPFunction"].calls == layers and report["PackedSelfAttention"].calls == layers
+    assert report["LinearFunction"].calls == 2 * layers + 1 and report["Adam.step"].calls == 1
+    assert all(op.seconds >= 0 for op in report.ops) and report.op_seconds <= report.seconds
+    assert [op.seconds for op in report.ops] == sorted((op.seconds for op in report.ops), reverse=True)
+    assert "MLPFunction" in str(report) and "other" in str(report)
+    # every wrapper is gone: the classes hold their own static methods again, the optimizer its bound method
+    for cls in _function_classes():
+        for phase in ("forward", "backward"):
+            if phase in vars(cls):
+                assert vars(cls)[phase].__func__.__qualname__.endswith(f"{cls.__name__}.{phase}"), (cls, phase)
+    assert vars(MLPFunction)["forward"].__func__.__qualname__ == "MLPFunction.forward"
+    assert "step" not in vars(optimizer)
+    assert issubclass(MLPFunction, Function)
+
+
+def test_op_profile_times_exclusively_on_a_fake_clock():
+    from tinytorch.core.layers import linear
+    ticks = iter(np.arange(0.0, 1000.0))
+    layer_weight = Tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    report = Profiler(clock=lambda: float(next(ticks))).op_profile(
+        lambda: linear(Tensor(np.ones((1, 3), np.float32)), layer_weight).sum().backward(), warmup=0, repeats=1)
+    # each timed call reads the clock twice, one tick apart; nothing nests here
+    assert report["LinearFunction"].forward_seconds == 1.0 and report["LinearFunction"].backward_seconds == 1.0
+    assert report.op_seconds < report.seconds
+
+
+def test_op_profile_restores_the_ops_after_an_error():
+    from tinytorch.core.layers import LinearFunction
+
+    def boom():
+        raise RuntimeError("boom")
+    before = vars(LinearFunction)["forward"]
+    with pytest.raises(RuntimeError):
+        Profiler().op_profile(boom, warmup=0)
+    assert vars(LinearFunction)["forward"] is before

@@ -43,7 +43,7 @@ from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor, where
 
 __all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_composed", "causal_mask",
-           "ScaledDotProductAttention", "PackedSelfAttention", "MultiHeadAttention"]
+           "ScaledDotProductAttention", "PackedSelfAttention", "CachedSelfAttention", "MultiHeadAttention"]
 
 
 def causal_mask(query_len: int, key_len: int | None = None, start: int = 0) -> np.ndarray:
@@ -206,6 +206,42 @@ class PackedSelfAttention(Function):
         return packed.reshape(n, t, 3 * h * d)
 
 
+class CachedSelfAttention(Function):
+    """Self-attention of T new positions over a KV cache, straight from the packed projection.
+
+    qkv (N, T, 3E) -> heads merged (N, T, E). The new keys and values are appended to the
+    cache (module 17's ``update(layer, k, v)``; the cache's ``length`` positions come first)
+    and the new queries attend over every cached position: position ``length + i`` sees keys
+    ``0 .. length + i``. One graph node instead of the general path's eight; a single new
+    position (the usual decoding step) needs no mask at all. The cached keys and values are
+    stored data, not part of the graph: backward sends a gradient to the queries only (the
+    key and value slots of the packed gradient are zero), as the general path does.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads=1, cache=None, layer=0, causal=True, scale=1.0, keep=None):
+        n, t, width = qkv.shape
+        heads = qkv.reshape(n, t, 3, num_heads, width // (3 * num_heads))
+        q, k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (N, heads, T, D) views
+        start = int(cache.length)
+        k_all, v_all = cache.update(layer, k, v)
+        allowed = causal_mask(t, start + t, start=start) if causal and t > 1 else None
+        out, weights = _attend(q, k_all, v_all, allowed, None, scale, keep)
+        ctx.save_for_backward(q, k_all, v_all, weights, keep, out)
+        ctx.scale = scale
+        return out.transpose(0, 2, 1, 3).reshape(n, t, width // 3)
+
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, weights, keep, out = ctx.saved_tensors
+        n, h, t, d = q.shape
+        dq, _, _ = _attend_backward(g.reshape(n, t, h, d).transpose(0, 2, 1, 3), q, k, v, weights, keep, out,
+                                    ctx.scale, need=(True, False, False))
+        packed = np.zeros((n, t, 3, h, d), dtype=g.dtype)
+        packed[:, :, 0] = dq.transpose(0, 2, 1, 3)
+        return packed.reshape(n, t, 3 * h * d)
+
+
 def _dropout_keep(shape, p, dtype):
     """Inverted-dropout multiplier: 0 with probability p, else 1/(1-p) (framework generator)."""
     return (rng().random(shape, dtype=np.float32) >= p).astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype)
@@ -346,6 +382,16 @@ class MultiHeadAttention(Module):
         return PackedSelfAttention.apply(qkv, num_heads=self.num_heads, allowed=allowed, bias=bias,
                                          scale=1.0 / math.sqrt(self.head_dim), keep=keep)
 
+    def _cached_self_attention(self, x, is_causal, kv_cache, layer, dropout_p):
+        """Self-attention over a KV cache in one fused node (the decoding fast path)."""
+        qkv = self.in_proj(x)
+        keep = None
+        if dropout_p > 0:
+            keep = _dropout_keep((x.shape[0], self.num_heads, x.shape[1], kv_cache.length + x.shape[1]),
+                                 dropout_p, x.dtype)
+        return CachedSelfAttention.apply(qkv, num_heads=self.num_heads, cache=kv_cache, layer=layer,
+                                         causal=is_causal, scale=1.0 / math.sqrt(self.head_dim), keep=keep)
+
     def _project(self, query, key, value):
         """q, k, v in head layout; one matmul for self-attention, slices of in_proj otherwise."""
         e = self.embed_dim
@@ -388,8 +434,10 @@ class MultiHeadAttention(Module):
             raise ValueError(f"MultiHeadAttention: expected query of shape (batch, seq, {self.embed_dim}), "
                              f"got {tuple(query.shape)}")
         p = self.dropout if self.training else 0.0
-        if key is None and value is None and kv_cache is None and not need_weights:
-            return self.out_proj(self._packed_self_attention(query, attn_mask, is_causal, p)), None
+        if key is None and value is None and attn_mask is None and not need_weights:
+            if kv_cache is None:
+                return self.out_proj(self._packed_self_attention(query, attn_mask, is_causal, p)), None
+            return self.out_proj(self._cached_self_attention(query, is_causal, kv_cache, layer, p)), None
         q, k, v = self._project(query, key, value)
         if kv_cache is not None:
             if key is not None or value is not None:

@@ -50,7 +50,7 @@ class LayerNormFunction(Function):
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, ndim=1, eps=1e-5):
         axes = tuple(range(-ndim, 0))
-        inv_n = 1.0 / int(np.prod(x.shape[-ndim:]))
+        inv_n = 1.0 / math.prod(x.shape[-ndim:])  # math.prod: np.prod costs microseconds per call
         # sums times 1/n rather than np.mean (less Python overhead); temporaries reused in place
         xhat = x - x.sum(axis=axes, keepdims=True) * inv_n
         var = np.square(xhat).sum(axis=axes, keepdims=True)

@@ -11,6 +11,10 @@ Each pair computes the same numbers (the tests check it) and differs only in how
   vs one ``Function`` each, whose hand-written backward needs few saved arrays. The fused
   cross-entropy is also stable for huge logits, where the unfused ``log(softmax(z))``
   underflows to ``log(0)``.
+* **batching**: a GPT generating for several prompts one prompt at a time (a loop over the
+  batch) vs all prompts together. Each decoding step of a small model costs mostly fixed
+  overhead (Python, one call per layer, matrix-*vector* products); batched, one step serves
+  every prompt with matrix-*matrix* products, so tokens per second grow almost with the batch.
 
 :func:`kernel_pairs` lists every pair with an input generator, so the tests and the
 benchmark (``tests/bench.py``) walk the same list. Fused ops return Tensors and take part
@@ -26,12 +30,15 @@ from typing import Callable
 import numpy as np
 
 from tinytorch.core.autograd import Function
+from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import conv2d, conv2d_naive
 from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformers import GPT, GPTConfig
 
 __all__ = ["matmul_loops", "matmul_blas", "conv2d_loops", "conv2d_im2col",
            "gelu_unfused", "gelu_fused", "layer_norm_unfused", "layer_norm_fused",
            "softmax_cross_entropy_unfused", "softmax_cross_entropy_fused",
+           "generate_one_at_a_time", "generate_batched",
            "FusedGELU", "FusedLayerNorm", "FusedSoftmaxCrossEntropy", "KernelPair", "kernel_pairs"]
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -259,6 +266,42 @@ def softmax_cross_entropy_fused(logits: Tensor, targets) -> Tensor:
     return FusedSoftmaxCrossEntropy.apply(logits, _targets(targets, logits.shape))
 
 
+# ----------------------------------------------------------------------------- batched generation
+
+def _prompts(prompts) -> np.ndarray:
+    array = np.asarray(getattr(prompts, "data", prompts))
+    if array.ndim != 2 or array.dtype.kind not in "iu":
+        raise ValueError(f"generate: prompts must be a (batch, length) integer array, got shape {array.shape} "
+                         f"dtype {array.dtype}")
+    return array
+
+
+def generate_one_at_a_time(model, prompts, max_new_tokens: int, use_cache: bool = True) -> np.ndarray:
+    """SLOW reference: greedy generation for each prompt on its own, a Python loop over the batch.
+
+    Examples:
+        >>> _ = manual_seed(0)
+        >>> gpt = GPT(GPTConfig(vocab_size=7, context_length=8, n_layer=1, n_head=2, n_embd=8))
+        >>> generate_one_at_a_time(gpt, np.zeros((3, 2), dtype=np.int64), 4).shape
+        (3, 6)
+    """
+    return np.concatenate([model.generate(row[None], max_new_tokens, temperature=0, use_cache=use_cache).data
+                           for row in _prompts(prompts)])
+
+
+def generate_batched(model, prompts, max_new_tokens: int, use_cache: bool = True) -> np.ndarray:
+    """Fast: greedy generation for every prompt at once (one forward pass per step serves the whole batch).
+
+    Examples:
+        >>> _ = manual_seed(0)
+        >>> gpt = GPT(GPTConfig(vocab_size=7, context_length=8, n_layer=1, n_head=2, n_embd=8))
+        >>> prompts = np.array([[1, 2], [3, 4], [5, 6]])
+        >>> bool((generate_batched(gpt, prompts, 4) == generate_one_at_a_time(gpt, prompts, 4)).all())
+        True
+    """
+    return model.generate(_prompts(prompts), max_new_tokens, temperature=0, use_cache=use_cache).data
+
+
 # ----------------------------------------------------------------------------- the pairs
 
 def _forward_backward(fn):
@@ -312,6 +355,12 @@ def kernel_pairs(scale: int = 1) -> list[KernelPair]:
         return (rng.random((batch, 1, 8, 8), dtype=np.float32),
                 rng.standard_normal((6, 1, 3, 3)).astype(np.float32), np.zeros(6, np.float32))
 
+    def generation_inputs(rng):
+        manual_seed(int(rng.integers(2**31)))
+        model = GPT(GPTConfig(vocab_size=64, context_length=64, n_layer=2, n_head=4, n_embd=64, init_std=0.2))
+        model.eval()
+        return model, rng.integers(0, 64, (8 * scale, 8)), 24
+
     def norm_inputs(rng):
         return (rng.standard_normal((batch, 16, 64)).astype(np.float32),
                 rng.standard_normal(64).astype(np.float32), rng.standard_normal(64).astype(np.float32))
@@ -327,4 +376,6 @@ def kernel_pairs(scale: int = 1) -> list[KernelPair]:
                    _forward_backward(layer_norm_fused), norm_inputs, atol=1e-4),
         KernelPair(f"softmax+cross-entropy fwd+bwd {batch}x10", _forward_backward(softmax_cross_entropy_unfused),
                    _forward_backward(softmax_cross_entropy_fused), logits_and_targets),
+        KernelPair(f"generation {8 * scale} prompts x 24 tokens (cached)", generate_one_at_a_time,
+                   generate_batched, generation_inputs, atol=0),
     ]

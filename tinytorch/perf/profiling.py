@@ -18,8 +18,12 @@ bias is 1 FLOP per output element. Only the layers that do matrix work are count
   because the attention module comes later, in module 12): the two batched matmuls
   ``Q K^T`` and ``A V`` on an input (B, T, C), ``2 * (2 * B * T * T * C)``, or with keys of
   length S passed as its second argument, ``2 * (2 * B * T * S * C)``; its projections are
-  Linear layers inside it and are counted as such. (Keys read from a KV cache inside the
-  module are not visible to this count.)
+  Linear layers inside it and are counted as such. When it is called with a ``kv_cache``
+  (module 17) holding L positions, the T new queries attend to S = L + T keys. A causal
+  mask does not reduce the count: the masked scores are computed, then zeroed.
+* fused blocks: a module that hands its Linear children's weights to one fused primitive
+  instead of calling them (module 13's transformer ``MLP``) counts each Linear child it did
+  not call as applied to every vector of its input, ``linear_flops(rows, in, out)``.
 
 Elementwise layers (activations, pooling, reshapes, dropout, softmax) count 0: they are
 cheap next to the matmuls, and memory-bound rather than compute-bound. Layers are
@@ -29,6 +33,17 @@ Linear and Conv2d (modules 15 and 16) are counted too.
 Shapes are found by running one forward pass under ``no_grad`` while every module's
 ``forward`` is briefly wrapped to record its inputs and output; the wrappers are removed
 afterwards, even if the forward raises.
+
+**Where the time goes** (:meth:`Profiler.op_profile`): module-level counts say what a model
+*should* cost; an op profile measures what each primitive (every ``Function``: forward and
+backward separately) really took during a call such as a whole training step, the way
+``torch.profiler`` lists ``aten::`` ops. The FLOPs of an op count its matrix products only
+(2 per multiply-add, as above; biases and elementwise work are left out: they are
+memory-bound). A backward pass computes one product of the forward's size per input
+gradient it needs (the input's and the weight's): twice the forward for a layer whose input
+and weight both need gradients, the origin of the "6 x parameters x tokens" rule for a
+training step. Dividing FLOPs by measured time gives each op's achieved GFLOP/s, to hold
+against the machine's peak.
 """
 
 from __future__ import annotations
@@ -40,10 +55,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
+from tinytorch.core.function import Function
 from tinytorch.core.tensor import Tensor
 
-__all__ = ["Profiler", "LayerProfile", "ModelProfile", "MemoryReport", "LatencyReport",
-           "linear_flops", "conv2d_flops", "attention_flops", "trace_calls"]
+__all__ = ["Profiler", "LayerProfile", "ModelProfile", "MemoryReport", "LatencyReport", "OpStat", "OpProfile",
+           "linear_flops", "conv2d_flops", "attention_flops", "op_flops", "trace_calls", "time_ops"]
 
 
 # ----------------------------------------------------------------------------- FLOP formulas
@@ -88,15 +104,20 @@ def attention_flops(batch: int, q_len: int, k_len: int, embed_dim: int) -> int:
 
 @dataclass
 class _Call:
-    """One module call seen during a traced forward pass."""
+    """One module call seen during a traced forward pass (``cached``: positions in its kv_cache, if any)."""
 
     name: str
     module: object
     inputs: tuple
     output: object = None
+    kwargs: dict = field(default_factory=dict)
+    cached: int = 0
 
 
 def _shape(value):
+    """Shape of a tensor/array; of the first element for a tuple output such as attention's (output, weights)."""
+    if isinstance(value, (tuple, list)) and value:
+        value = value[0]
     shape = getattr(value, "shape", None)
     return tuple(shape) if shape is not None else None
 
@@ -132,7 +153,9 @@ def trace_calls(model):
         original = module.forward
 
         def forward(*args, _name=name, _module=module, _original=original, **kwargs):
-            call = _Call(_name, _module, args)
+            cache = kwargs.get("kv_cache")  # its length now, before this call appends to it
+            call = _Call(_name, _module, args, kwargs=kwargs,
+                         cached=int(getattr(cache, "length", 0)) if cache is not None else 0)
             calls.append(call)
             call.output = _original(*args, **kwargs)
             return call.output
@@ -164,10 +187,23 @@ def _call_flops(call: _Call) -> int:
         return linear_flops(rows, module.in_features, module.out_features, has_bias)
     if "attention" in type(module).__name__.lower() and len(x_shape) == 3:
         batch, length, channels = x_shape
-        keys = _shape(call.inputs[1]) if len(call.inputs) > 1 and _shape(call.inputs[1]) else x_shape
+        key = call.inputs[1] if len(call.inputs) > 1 else call.kwargs.get("key")
+        keys = _shape(key) if _shape(key) else x_shape
+        key_len = (keys[1] if len(keys) == 3 else length) + call.cached  # cached keys are attended too
         embed = getattr(module, "embed_dim", None) or getattr(module, "d_model", None) or channels
-        return attention_flops(batch, length, keys[1] if len(keys) == 3 else length, int(embed))
+        return attention_flops(batch, length, key_len, int(embed))
     return 0
+
+
+def _fused_children_flops(call: _Call, called: set) -> int:
+    """FLOPs of the Linear children a module used without calling them (fused), on every vector of its input."""
+    x_shape = _shape(call.inputs[0]) if call.inputs else None
+    if x_shape is None:
+        return 0
+    rows = int(np.prod(x_shape[:-1], dtype=np.int64))
+    return sum(linear_flops(rows, child.in_features, child.out_features, getattr(child, "bias", None) is not None)
+               for child in vars(call.module).get("_modules", {}).values()
+               if hasattr(child, "in_features") and hasattr(child, "out_features") and id(child) not in called)
 
 
 def _direct_parameters(module) -> int:
@@ -176,6 +212,240 @@ def _direct_parameters(module) -> int:
 
 def _as_input(x):
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+# ----------------------------------------------------------------------------- op timing
+
+def _rows(shape) -> int:
+    """Number of vectors in an array of this shape: the product of every dimension but the last."""
+    return int(np.prod(shape[:-1], dtype=np.int64))
+
+
+def _matmul_flops(a_shape, b_shape) -> int:
+    """2 * batch * M * K * N for ``a @ b`` with NumPy's rules (1-D operands promoted, batch dims broadcast)."""
+    a = (1,) + tuple(a_shape) if len(a_shape) == 1 else tuple(a_shape)
+    b = tuple(b_shape) + (1,) if len(b_shape) == 1 else tuple(b_shape)
+    batch = int(np.prod(np.broadcast_shapes(a[:-2], b[:-2]), dtype=np.int64))
+    return 2 * batch * a[-2] * a[-1] * b[-1]
+
+
+def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> tuple[int, int]:
+    """Matrix-product FLOPs ``(forward, backward)`` of one call of the primitive named ``op``.
+
+    ``shapes`` are the shapes of the arrays its forward received, in order (None for other
+    arguments); ``needs`` says which positional inputs need a gradient (default: all), since
+    a backward computes one product per gradient it needs. Known primitives: LinearFunction,
+    MatMul, MLPFunction, ScaledDotProductAttention, PackedSelfAttention, CachedSelfAttention
+    (its keys: the ``cache`` keyword's ``length`` before the step, plus the new positions),
+    Conv2dFunction; every other op counts 0 (elementwise, memory-bound).
+
+    Examples:
+        >>> op_flops("LinearFunction", ((8, 64), (32, 64), (32,)))        # x, weight, bias
+        (32768, 65536)
+        >>> op_flops("LinearFunction", ((8, 64), (32, 64), (32,)), needs=(False, True, True))
+        (32768, 32768)
+        >>> op_flops("ReLUFunction", ((8, 64),))
+        (0, 0)
+    """
+    kwargs = kwargs or {}
+    needs = tuple(needs) if needs is not None else (True,) * len(shapes)
+    need = lambda i: bool(needs[i]) if i < len(needs) else False  # noqa: E731
+    if op == "LinearFunction":  # x (.., in), weight (out, in)
+        x, w = shapes[:2]
+        f = 2 * _rows(x) * w[1] * w[0]
+        return f, f * (need(0) + need(1))
+    if op == "MatMul":
+        f = _matmul_flops(shapes[0], shapes[1])
+        return f, f * (need(0) + need(1))
+    if op == "MLPFunction":  # x (.., E), w1 (H, E), b1, w2 (E, H), b2: two products of the same size
+        x, w1 = shapes[0], shapes[1]
+        f = 2 * _rows(x) * w1[1] * w1[0]
+        return 2 * f, f * (need(3) + 1 + need(1) + need(0))  # dW2, d(hidden) always, dW1, dx
+    if op == "PackedSelfAttention":  # qkv (N, T, 3E): Q K^T and A V over all heads
+        n, t, width = shapes[0]
+        f = 2 * n * t * t * (width // 3)
+        return 2 * f, 4 * f if need(0) else 0  # dV, dA, dQ, dK
+    if op == "CachedSelfAttention":  # qkv (N, T, 3E) over cache.length + T keys; backward reaches Q only
+        n, t, width = shapes[0]
+        cache = kwargs.get("cache")
+        f = 2 * n * t * (int(getattr(cache, "length", 0)) + t) * (width // 3)
+        return 2 * f, 2 * f if need(0) else 0  # dA, dQ
+    if op == "ScaledDotProductAttention":  # q (.., L, E), k (.., S, E), v (.., S, Ev)
+        q, k, v = shapes[:3]
+        batch = int(np.prod(np.broadcast_shapes(q[:-2], k[:-2], v[:-2]), dtype=np.int64))
+        scores = 2 * batch * q[-2] * k[-2] * q[-1]
+        mix = 2 * batch * q[-2] * k[-2] * v[-1]
+        return scores + mix, (mix * need(2) + mix * (need(0) or need(1)) + scores * need(0) + scores * need(1))
+    if op == "Conv2dFunction":  # x (N, C, H, W), weight (O, C, kh, kw); output pixels from the stride/padding
+        (n, _, h, w), (o, c, kh, kw) = shapes[:2]
+        stride, padding = kwargs.get("stride", 1), kwargs.get("padding", 0)
+        (sh, sw), (ph, pw) = ((v, v) if isinstance(v, int) else tuple(v) for v in (stride, padding))
+        oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+        f = 2 * n * o * oh * ow * c * kh * kw
+        return f, f * (need(0) + need(1))
+    return 0, 0
+
+
+@dataclass
+class OpStat:
+    """Time and FLOPs of one primitive (or watched method) over a profiled call, per run."""
+
+    name: str
+    calls: float = 0
+    forward_seconds: float = 0.0
+    backward_seconds: float = 0.0
+    forward_flops: float = 0
+    backward_flops: float = 0
+
+    @property
+    def seconds(self) -> float:
+        """Forward plus backward seconds."""
+        return self.forward_seconds + self.backward_seconds
+
+    @property
+    def flops(self) -> float:
+        """Forward plus backward matrix-product FLOPs."""
+        return self.forward_flops + self.backward_flops
+
+    @property
+    def gflops_per_second(self) -> float | None:
+        """Achieved GFLOP/s (None for ops whose FLOPs are not counted)."""
+        return self.flops / self.seconds / 1e9 if self.flops and self.seconds > 0 else None
+
+
+@dataclass
+class OpProfile:
+    """Where the time of a call went, primitive by primitive (per run, slowest op first).
+
+    ``seconds`` is the wall time of one run with the timers in place; ``other_seconds`` is
+    what no op accounts for: Python between the ops (module calls, graph bookkeeping, the
+    timers' own overhead).
+    """
+
+    ops: list[OpStat]
+    seconds: float
+    runs: int
+
+    @property
+    def op_seconds(self) -> float:
+        """Seconds inside the timed ops (forward and backward), per run."""
+        return sum(op.seconds for op in self.ops)
+
+    @property
+    def other_seconds(self) -> float:
+        """Seconds of the run outside every timed op."""
+        return self.seconds - self.op_seconds
+
+    @property
+    def flops(self) -> float:
+        """Matrix-product FLOPs of one run, forward and backward."""
+        return sum(op.flops for op in self.ops)
+
+    def __getitem__(self, name: str) -> OpStat:
+        for op in self.ops:
+            if op.name == name:
+                return op
+        raise KeyError(f"OpProfile: no op {name!r}; ops: {[op.name for op in self.ops]}")
+
+    def __str__(self) -> str:
+        lines = [f"{'op':<28}{'calls':>7}{'fwd ms':>9}{'bwd ms':>9}{'total ms':>10}{'share':>8}"
+                 f"{'MFLOP':>10}{'GFLOP/s':>9}"]
+        for op in self.ops + [OpStat("(other: Python between ops)", 0, self.other_seconds)]:
+            rate = op.gflops_per_second
+            lines.append(f"{op.name:<28}{op.calls:>7.0f}{op.forward_seconds * 1e3:>9.3f}"
+                         f"{op.backward_seconds * 1e3:>9.3f}{op.seconds * 1e3:>10.3f}"
+                         f"{op.seconds / self.seconds:>8.1%}{op.flops / 1e6:>10.2f}"
+                         f"{(f'{rate:.2f}' if rate else '-'):>9}")
+        lines.append(f"{'total':<28}{'':>7}{'':>9}{'':>9}{self.seconds * 1e3:>10.3f}{1:>8.1%}"
+                     f"{self.flops / 1e6:>10.2f}{self.flops / self.seconds / 1e9:>9.2f}")
+        return "\n".join(lines)
+
+
+def _function_classes() -> list[type]:
+    """Every subclass of Function defined so far (subclasses of subclasses included)."""
+    found, stack = [], list(Function.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in found:
+            found.append(cls)
+            stack.extend(cls.__subclasses__())
+    return found
+
+
+def _shapes(values) -> tuple:
+    return tuple(tuple(v.shape) if isinstance(v, np.ndarray) else None for v in values)
+
+
+@contextmanager
+def time_ops(clock=time.perf_counter, watch: dict | None = None):
+    """Time every primitive's forward and backward (and the methods in ``watch``) inside the block.
+
+    Yields a dict name -> :class:`OpStat` that fills up while the block runs (totals, not per
+    run). Each ``Function`` subclass's ``forward``/``backward`` is wrapped on the class for the
+    duration of the block and restored afterwards, even if the block raises; ``watch`` maps a
+    label to ``(object, method_name)``, e.g. ``{"Adam.step": (optimizer, "step")}``, wrapped
+    on that object only. Times are exclusive: a timed call inside another is not counted twice.
+
+    Examples:
+        >>> from tinytorch.core.layers import Linear
+        >>> layer = Linear(4, 3)
+        >>> with time_ops() as ops:
+        ...     _ = layer(Tensor(np.zeros((2, 4), dtype=np.float32)))
+        >>> ops["LinearFunction"].calls, ops["LinearFunction"].forward_flops
+        (1, 48)
+    """
+    stats: dict[str, OpStat] = {}
+    inner = [0.0]  # time spent in timed calls nested inside the current one
+
+    def timed(name, phase, fn):
+        def wrapper(*args, **kwargs):
+            inner.append(0.0)
+            start = clock()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                elapsed = clock() - start
+                nested = inner.pop()
+                inner[-1] += elapsed
+                stat = stats.setdefault(name, OpStat(name))
+                if phase == "backward":
+                    stat.backward_seconds += elapsed - nested
+                    ctx = args[0]
+                    shapes = getattr(ctx, "_profiled_shapes", None)
+                    if shapes is not None:
+                        stat.backward_flops += op_flops(name, *shapes, needs=getattr(ctx, "needs_input_grad", None))[1]
+                else:
+                    stat.calls += 1
+                    stat.forward_seconds += elapsed - nested
+                    if phase == "forward":
+                        shapes = (_shapes(args[1:]), kwargs)
+                        stat.forward_flops += op_flops(name, *shapes)[0]
+                        try:
+                            args[0]._profiled_shapes = shapes  # for the backward's count
+                        except AttributeError:
+                            pass
+        return wrapper
+
+    patched = []
+    try:
+        for cls in _function_classes():
+            for phase in ("forward", "backward"):
+                original = vars(cls).get(phase)
+                if isinstance(original, staticmethod):
+                    setattr(cls, phase, staticmethod(timed(cls.__name__, phase, original.__func__)))
+                    patched.append((cls, phase, original))
+        for label, (owner, method) in (watch or {}).items():
+            had_own = method in vars(owner)
+            original = getattr(owner, method)
+            setattr(owner, method, timed(label, "call", original))
+            patched.append((owner, method, original if had_own else None))
+        yield stats
+    finally:
+        for owner, name, original in reversed(patched):
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 # ----------------------------------------------------------------------------- reports
@@ -286,17 +556,22 @@ class Profiler:
         """Number of learned numbers: the sizes of all Parameters (only those requiring grad if asked)."""
         return int(sum(p.data.size for p in model.parameters() if p.requires_grad or not trainable_only))
 
-    def profile(self, model, inputs) -> ModelProfile:
-        """Run one forward pass (no graph) and list every module call with its shape, parameters and FLOPs."""
+    def profile(self, model, inputs, **forward_kwargs) -> ModelProfile:
+        """Run one forward pass (no graph) and list every module call with its shape, parameters and FLOPs.
+
+        ``forward_kwargs`` go to the model's forward, e.g. ``kv_cache=cache`` to profile one
+        cached decoding step of a GPT (its attention then counts the cached keys too).
+        """
         with no_grad(), trace_calls(model) as calls:
-            model(_as_input(inputs))
+            model(_as_input(inputs), **forward_kwargs)
+        called = {id(c.module) for c in calls}
         rows = [LayerProfile(c.name, type(c.module).__name__, _shape(c.output), _direct_parameters(c.module),
-                             _call_flops(c), _nbytes(c.output)) for c in calls]
+                             _call_flops(c) + _fused_children_flops(c, called), _nbytes(c.output)) for c in calls]
         return ModelProfile(rows, self.count_parameters(model), sum(r.flops for r in rows))
 
-    def count_flops(self, model, inputs) -> int:
+    def count_flops(self, model, inputs, **forward_kwargs) -> int:
         """FLOPs of one forward pass on ``inputs`` (a multiply-add is 2 FLOPs; see the module docstring)."""
-        return self.profile(model, inputs).flops
+        return self.profile(model, inputs, **forward_kwargs).flops
 
     def activation_bytes(self, model, inputs) -> int:
         """Bytes of the outputs of every leaf module in one forward pass (what backward would keep)."""
@@ -323,6 +598,33 @@ class Profiler:
                 values = entry.values() if isinstance(entry, dict) else [entry]
                 state += sum(v.nbytes for v in values if isinstance(v, np.ndarray))
         return MemoryReport(parameters, gradients, activations, state, buffers)
+
+    def op_profile(self, fn, *args, warmup: int = 1, repeats: int = 3, watch: dict | None = None) -> OpProfile:
+        """Where the time of ``fn(*args)`` goes, primitive by primitive, averaged over ``repeats`` runs.
+
+        ``warmup`` untimed runs first; then each run with every ``Function``'s forward and
+        backward timed (see :func:`time_ops`; ``watch`` adds methods that are not primitives,
+        such as an optimizer's ``step``). Ops are listed slowest first.
+
+        Examples:
+            >>> from tinytorch.core.layers import Linear
+            >>> layer, x = Linear(64, 32), Tensor(np.ones((8, 64), dtype=np.float32))
+            >>> report = Profiler().op_profile(lambda: layer(x).sum().backward())
+            >>> report["LinearFunction"].forward_flops, report["LinearFunction"].backward_flops
+            (32768.0, 32768.0)
+        """
+        if repeats < 1 or warmup < 0:
+            raise ValueError(f"Profiler.op_profile: need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+        for _ in range(warmup):
+            fn(*args)
+        with time_ops(self.clock, watch) as stats:
+            start = self.clock()
+            for _ in range(repeats):
+                fn(*args)
+            seconds = (self.clock() - start) / repeats
+        ops = [OpStat(s.name, s.calls / repeats, s.forward_seconds / repeats, s.backward_seconds / repeats,
+                      s.forward_flops / repeats, s.backward_flops / repeats) for s in stats.values()]
+        return OpProfile(sorted(ops, key=lambda op: -op.seconds), seconds, repeats)
 
     def latency(self, fn, *args, warmup: int = 3, repeats: int = 20) -> LatencyReport:
         """Time ``fn(*args)``: ``warmup`` untimed calls, then ``repeats`` calls timed one by one."""
