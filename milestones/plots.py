@@ -281,15 +281,16 @@ def attention_maps(weights, queries: list[str], keys: list[str], titles: list[st
     return fig
 
 
-def token_map(tokens: list[str], correct, title: str = "", fontsize: float = 8.0):
+def token_map(tokens: list[str], correct, title: str = "", fontsize: float = 8.0, start_column: int = 0):
     """Text drawn token by token, each on a green (predicted right) or red (missed) background.
 
     ``tokens`` are the decoded pieces of a text in order (joined, they give the text back);
     ``correct[i]`` says whether the model's argmax predicted token i. A token that ends a
-    line is marked by a small cell after the line's last character.
+    line is marked by a small cell after the line's last character. ``start_column`` is the
+    column the first token starts at (when the piece begins inside a line).
     """
     correct = np.asarray(as_array(correct), dtype=bool)
-    cells, row, col = [], 0, 0  # (row, column, text, right)
+    cells, row, col = [], 0, start_column  # (row, column, text, right)
     for text, right in zip(tokens, correct):
         for k, part in enumerate(text.split("\n")):
             if k > 0:
@@ -300,7 +301,8 @@ def token_map(tokens: list[str], correct, title: str = "", fontsize: float = 8.0
                 col += len(part)
     columns = max((c + (len(t) if t else 1) for _, c, t, _ in cells), default=1)
     char_inches, line_inches, margin, top = fontsize * 0.602 / 72, fontsize * 1.5 / 72, 0.1, 0.35 if title else 0.1
-    width, height = columns * char_inches + 2 * margin, (row + 1) * line_inches + margin + top
+    width = max(columns, len(title) * (fontsize + 1) / fontsize) * char_inches + 2 * margin  # room for the title
+    height = (row + 1) * line_inches + margin + top
     fig = plt.figure(figsize=(width, height))  # one data unit = one monospace character: the cells line up
     ax = fig.add_axes((margin / width, margin / height, columns * char_inches / width,
                        (row + 1) * line_inches / height))
