@@ -300,12 +300,13 @@ def token_map(tokens: list[str], correct, title: str = "", fontsize: float = 8.0
                 cells.append((row, col, part, right))
                 col += len(part)
     columns = max((c + (len(t) if t else 1) for _, c, t, _ in cells), default=1)
+    rows = max((r for r, _, _, _ in cells), default=0) + 1  # a final newline opens no empty row
     char_inches, line_inches, margin, top = fontsize * 0.602 / 72, fontsize * 1.5 / 72, 0.1, 0.35 if title else 0.1
     width = max(columns, len(title) * (fontsize + 1) / fontsize) * char_inches + 2 * margin  # room for the title
-    height = (row + 1) * line_inches + margin + top
+    height = rows * line_inches + margin + top
     fig = plt.figure(figsize=(width, height))  # one data unit = one monospace character: the cells line up
     ax = fig.add_axes((margin / width, margin / height, columns * char_inches / width,
-                       (row + 1) * line_inches / height))
+                       rows * line_inches / height))
     for r, c, text, right in cells:
         colour = "#b7e4b0" if right else "#f4b6b6"
         ax.add_patch(plt.Rectangle((c, r), len(text) if text else 0.6, 1, color=colour, lw=0))
@@ -313,7 +314,7 @@ def token_map(tokens: list[str], correct, title: str = "", fontsize: float = 8.0
             ax.text(c, r + 0.5, text.replace(" ", "\u00a0"), family="monospace", fontsize=fontsize, va="center",
                     ha="left")
     ax.set_xlim(0, columns)
-    ax.set_ylim(row + 1, 0)
+    ax.set_ylim(rows, 0)
     ax.axis("off")
     if title:
         ax.set_title(title, fontsize=fontsize + 1, loc="left")
