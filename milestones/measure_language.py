@@ -14,6 +14,11 @@ grades is then computed here, from those raw numbers, without trusting the reade
   for generation; this catches it.
 * ``greedy_answers``: answers to held-out questions by greedy decoding, compared exactly
   with the reference answers.
+* ``next_token_accuracy``: how often the argmax of the logits is the true next token.
+* ``nucleus`` / ``nucleus_probe``: top-p (nucleus) sampling checked from outside. The judge
+  computes the nucleus of the model's own next-token distribution in NumPy, has the
+  reader's sampler draw many tokens from it, and checks that every draw lies inside and
+  that the draws follow the renormalised probabilities.
 * ``embedding_gradient_error``: a mechanism probe. The gradient an embedding table receives
   must be the *sum* of the gradients of every position that looked a row up; an embedding
   that drops repeated ids still trains (Adam rescales what it gets), so only a direct
@@ -25,13 +30,15 @@ Nothing here imports tinytorch.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
 LogitsFn = Callable[[np.ndarray], object]
 
 __all__ = ["logits_of", "greedy_decode", "sequence_accuracy", "cross_entropy", "perplexity",
-           "causality_probe", "greedy_answers", "embedding_gradient_error"]
+           "causality_probe", "greedy_answers", "embedding_gradient_error", "next_token_accuracy", "nucleus",
+           "nucleus_probe", "NucleusReport"]
 
 
 def logits_of(logits_fn: LogitsFn, ids: np.ndarray) -> np.ndarray:
@@ -197,3 +204,100 @@ def embedding_gradient_error(embedding, ids, seed: int = 0) -> float:
     np.add.at(reference, ids.reshape(-1), upstream.reshape(ids.size, -1).astype(np.float64))
     error = np.abs(np.asarray(_raw(grad), dtype=np.float64) - reference).max()
     return float(error / max(1.0, np.abs(reference).max()))
+
+
+def next_token_accuracy(logits, targets, mask=None) -> float:
+    """Fraction of positions whose argmax logit (in NumPy) is the target token.
+
+    Args:
+        logits: (..., V) raw scores (array or tensor).
+        targets: (...) int ids, the same leading shape.
+        mask: optional bool (...) array: only True positions count.
+
+    >>> next_token_accuracy(np.array([[[0.1, 2.0], [3.0, 0.0]]]), np.array([[1, 1]]))
+    0.5
+    """
+    scores = np.asarray(_raw(logits))
+    targets = np.asarray(_raw(targets)).astype(np.int64)
+    if scores.shape[:-1] != targets.shape:
+        raise ValueError(f"next_token_accuracy: logits {scores.shape} and targets {targets.shape} do not line up")
+    right = scores.argmax(axis=-1) == targets
+    if mask is not None:
+        right = right[np.asarray(mask, dtype=bool)]
+    if right.size == 0:
+        raise ValueError("next_token_accuracy: no positions to grade")
+    return float(right.mean())
+
+
+def nucleus(probs, top_p: float, slack: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+    """The top-p nucleus of one distribution: the fewest most likely tokens whose mass reaches ``top_p``.
+
+    Tokens are ranked by probability (ties by id). A token belongs to the nucleus when the
+    mass ranked ahead of it is below ``top_p``. Rounding can make a token sit exactly on the
+    boundary; tokens whose mass ahead is within ``slack`` of ``top_p`` are returned apart, as
+    *optional* (a sampler may keep them or not).
+
+    Returns:
+        ``(required, optional)``: sorted token ids.
+
+    >>> nucleus(np.array([0.1, 0.5, 0.3, 0.1]), 0.7)
+    (array([1, 2]), array([], dtype=int64))
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    order = np.argsort(-probs, kind="stable")
+    ahead = np.cumsum(probs[order]) - probs[order]
+    required = order[ahead < top_p - slack]
+    optional = order[np.abs(ahead - top_p) <= slack]
+    return np.sort(required), np.sort(optional)
+
+
+class NucleusReport(NamedTuple):
+    """What ``nucleus_probe`` found: whether the sampler passed, and the numbers behind it."""
+
+    passed: bool
+    nucleus_size: int         # tokens in the judge's nucleus
+    vocab_size: int
+    outside: int              # draws that fell outside the nucleus (must be 0)
+    total_variation: float    # distance between the draws' frequencies and the renormalised nucleus
+    tolerance: float
+
+    def __str__(self) -> str:
+        return (f"nucleus of {self.nucleus_size} of {self.vocab_size} tokens; draws outside it: {self.outside}; "
+                f"total variation from its probabilities {self.total_variation:.3f} (allowed {self.tolerance})")
+
+
+def nucleus_probe(logits_fn: LogitsFn, sample_fn: Callable[[np.ndarray], object], prompt, top_p: float,
+                  draws: int = 2000, tolerance: float = 0.05) -> NucleusReport:
+    """Check a top-p sampler against the judge's own nucleus of the model's next-token distribution.
+
+    The judge reads the model's logits after ``prompt`` (temperature 1), takes the softmax and
+    its nucleus (``nucleus``) in float64, then calls ``sample_fn`` on ``draws`` copies of the
+    prompt (an int array (draws, T)); it must return the sampled next token of each row (an
+    array (draws,) or the whole extended sequences (draws, T + k), whose column T is used).
+    The sampler passes when no draw falls outside the nucleus and the total variation
+    distance between the draws' frequencies and the renormalised nucleus probabilities is at
+    most ``tolerance`` (for 2,000 draws a correct sampler's is typically about 0.02).
+    """
+    prompt = np.asarray(prompt, dtype=np.int64).reshape(1, -1)
+    if not 0 < top_p <= 1:
+        raise ValueError(f"nucleus_probe: top_p must be in (0, 1], got {top_p}")
+    last = logits_of(logits_fn, prompt)[0, -1]
+    probs = np.exp(last - last.max())
+    probs /= probs.sum()
+    required, optional = nucleus(probs, top_p)
+    sampled = np.asarray(_raw(sample_fn(np.repeat(prompt, draws, axis=0))))
+    if sampled.ndim == 2 and sampled.shape[0] == draws and sampled.shape[1] > prompt.shape[1]:
+        sampled = sampled[:, prompt.shape[1]]
+    sampled = sampled.reshape(-1).astype(np.int64)
+    if sampled.shape != (draws,) or sampled.min() < 0 or sampled.max() >= probs.size:
+        raise ValueError(f"nucleus_probe: the sampler returned {sampled.shape} tokens (or ids outside the "
+                         f"vocabulary of {probs.size}); expected one next token for each of {draws} rows")
+    allowed = np.union1d(required, optional)
+    outside = int((~np.isin(sampled, allowed)).sum())
+    kept = allowed if outside == 0 and np.isin(optional, sampled).any() else required
+    target = np.zeros_like(probs)
+    target[kept] = probs[kept] / probs[kept].sum()
+    frequencies = np.bincount(sampled, minlength=probs.size) / draws
+    total_variation = float(0.5 * np.abs(frequencies - target).sum())
+    return NucleusReport(outside == 0 and total_variation <= tolerance, int(len(required)), int(probs.size), outside,
+                         total_variation, tolerance)

@@ -349,3 +349,43 @@ def bars(ax, names: list[str], values, xlabel: str = "", title: str = "", log: b
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
+
+
+def token_map(tokens: list[str], correct, title: str = "", fontsize: float = 8.0, start_column: int = 0):
+    """Text drawn token by token, each on a green (predicted right) or red (missed) background.
+
+    ``tokens`` are the decoded pieces of a text in order (joined, they give the text back);
+    ``correct[i]`` says whether the model's argmax predicted token i. A token that ends a
+    line is marked by a small cell after the line's last character. ``start_column`` is the
+    column the first token starts at (when the piece begins inside a line).
+    """
+    correct = np.asarray(as_array(correct), dtype=bool)
+    cells, row, col = [], 0, start_column  # (row, column, text, right)
+    for text, right in zip(tokens, correct):
+        for k, part in enumerate(text.split("\n")):
+            if k > 0:
+                cells.append((row, col, None, right))  # the newline itself
+                row, col = row + 1, 0
+            if part:
+                cells.append((row, col, part, right))
+                col += len(part)
+    columns = max((c + (len(t) if t else 1) for _, c, t, _ in cells), default=1)
+    rows = max((r for r, _, _, _ in cells), default=0) + 1  # a final newline opens no empty row
+    char_inches, line_inches, margin, top = fontsize * 0.602 / 72, fontsize * 1.5 / 72, 0.1, 0.35 if title else 0.1
+    width = max(columns, len(title) * (fontsize + 1) / fontsize) * char_inches + 2 * margin  # room for the title
+    height = rows * line_inches + margin + top
+    fig = plt.figure(figsize=(width, height))  # one data unit = one monospace character: the cells line up
+    ax = fig.add_axes((margin / width, margin / height, columns * char_inches / width,
+                       rows * line_inches / height))
+    for r, c, text, right in cells:
+        colour = "#b7e4b0" if right else "#f4b6b6"
+        ax.add_patch(plt.Rectangle((c, r), len(text) if text else 0.6, 1, color=colour, lw=0))
+        if text:
+            ax.text(c, r + 0.5, text.replace(" ", "\u00a0"), family="monospace", fontsize=fontsize, va="center",
+                    ha="left")
+    ax.set_xlim(0, columns)
+    ax.set_ylim(rows, 0)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=fontsize + 1, loc="left")
+    return fig

@@ -312,7 +312,7 @@ MILESTONES: tuple[Milestone, ...] = (
     ),
 )
 
-EXTRAS: tuple[Milestone, ...] = (
+EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, as the book's sidebar
     Milestone(
         "perceptron-trained", "perceptron-trained", "Rosenblatt trained", 1958,
         "milestones/extras/1958_rosenblatt_trained.md",
@@ -400,7 +400,46 @@ EXTRAS: tuple[Milestone, ...] = (
         )),),
         extra=True,
     ),
-)
+    Milestone(
+        "quick-demo", "quick-demo", "Quick demo: learning to sort", 2014, "milestones/extras/2014_quick_demo.md",
+        "A transformer trained from random weights to sort ten digits in seconds, with live progress.",
+        parts=(Part(1, "Learning to sort", _range(1, 13), (
+            Criterion("sorted_accuracy", "held-out sequences of 10 digits sorted exactly (greedy, judged)",
+                      ">=", 0.90),
+        )),),
+        extra=True,
+    ),
+    Milestone(
+        "text-generation", "text-generation", "Text generation: how to sample", 2019,
+        "milestones/extras/2019_text_generation.md",
+        "Greedy, temperature, top-k and nucleus sampling side by side on TinyTales, with perplexity and speed.",
+        parts=(Part(1, "Sampling strategies", _range(1, 13), (
+            Criterion("validation_perplexity", "TinyTales validation perplexity per character (NumPy, from logits)",
+                      "<=", 1.45),
+            Criterion("nucleus_sampling", "generate(top_p=...) draws only from the nucleus, in its proportions "
+                      "(judge's NumPy nucleus, 2,000 draws)", "is", True),
+        )),),
+        extra=True,
+    ),
+    Milestone(
+        "tinytalks-chat", "tinytalks-chat", "TinyTalks chat", 2020, "milestones/extras/2020_tinytalks_chat.md",
+        "A character GPT learns TinyTalks' conversation patterns: what it memorised, what it generalised.",
+        parts=(Part(1, "Chat", _range(1, 13), (
+            Criterion("chat_answer_accuracy", "exact greedy answers to held-out TinyTalks questions (judged)",
+                      ">=", 0.20),
+        )),),
+        extra=True,
+    ),
+    Milestone(
+        "codebot", "codebot", "CodeBot: tinytorch writes itself", 2021, "milestones/extras/2021_codebot.md",
+        "Python autocomplete with BPE tokens, trained on tinytorch's own source files.",
+        parts=(Part(1, "Autocomplete", _range(1, 13), (
+            Criterion("heldout_next_token_accuracy", "next-token accuracy on the held-out source file "
+                      "(argmax in NumPy, from logits)", ">=", 0.27),
+        )),),
+        extra=True,
+    ),
+), key=lambda stone: stone.year))
 
 ALL_MILESTONES: tuple[Milestone, ...] = MILESTONES + EXTRAS
 

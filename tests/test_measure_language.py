@@ -215,3 +215,82 @@ def test_embedding_gradient_probe_reports_a_missing_gradient_and_wrong_shapes():
             return Tensorish(np.zeros((1, 2)))
     with pytest.raises(ValueError, match=r"returned shape \(1, 2\) for ids \(1, 2\)"):
         ml.embedding_gradient_error(Wrong(), np.array([[0, 1]]))
+
+
+# ------------------------------------------------------------------ next-token accuracy and the nucleus probe
+
+def test_next_token_accuracy_counts_argmax_hits_and_honours_the_mask():
+    logits = one_hot_logits(np.array([[1, 2, 3], [4, 5, 6]]))
+    targets = np.array([[1, 0, 3], [4, 5, 0]])
+    assert ml.next_token_accuracy(logits, targets) == pytest.approx(4 / 6)
+    assert ml.next_token_accuracy(Tensorish(logits), targets, mask=targets > 0) == 1.0
+    with pytest.raises(ValueError, match="do not line up"):
+        ml.next_token_accuracy(logits, targets[:, :2])
+    with pytest.raises(ValueError, match="no positions"):
+        ml.next_token_accuracy(logits, targets, mask=np.zeros((2, 3), bool))
+
+
+@pytest.mark.parametrize("p,expected", [(0.2, [1]), (0.49, [1]), (0.51, [1, 2]), (0.79, [1, 2]), (0.81, [0, 1, 2]),
+                                        (0.96, [0, 1, 2, 3]), (1.0, [0, 1, 2, 3])])
+def test_nucleus_is_the_smallest_most_likely_set_reaching_p(p, expected):
+    required, optional = ml.nucleus(np.array([0.15, 0.5, 0.3, 0.05]), p)
+    assert required.tolist() == expected and optional.size == 0
+
+
+def test_nucleus_leaves_a_token_on_the_boundary_optional():
+    probs = np.array([0.1, 0.2, 0.7])
+    required, optional = ml.nucleus(probs, probs[2] + probs[1])  # the mass ahead of token 0 equals p
+    assert required.tolist() == [1, 2] and optional.tolist() == [0]
+
+
+NUCLEUS_PROBS = np.array([0.02, 0.3, 0.05, 0.25, 0.2, 0.1, 0.08])  # nucleus at 0.8: tokens 1, 3, 4, 5
+
+
+def nucleus_model(ids):
+    """Logits whose softmax is NUCLEUS_PROBS at every position."""
+    return np.broadcast_to(np.log(NUCLEUS_PROBS), ids.shape + (7,)).copy()
+
+
+def sampler(probs_of):
+    """A sampler that draws each row's next token from ``probs_of(NUCLEUS_PROBS)``, seeded."""
+    rng = np.random.default_rng(0)
+
+    def sample(prompts):
+        probs = probs_of(NUCLEUS_PROBS)
+        return np.concatenate([prompts, rng.choice(7, size=(len(prompts), 1), p=probs / probs.sum())], axis=1)
+    return sample
+
+
+def keep(tokens):
+    def probs_of(probs):
+        out = np.zeros_like(probs)
+        out[tokens] = probs[tokens]
+        return out
+    return probs_of
+
+
+def test_nucleus_probe_passes_a_correct_top_p_sampler():
+    report = ml.nucleus_probe(nucleus_model, sampler(keep([1, 3, 4, 5])), np.array([0, 1, 2]), 0.8)
+    assert report.passed and report.outside == 0 and report.nucleus_size == 4 and report.vocab_size == 7
+    assert report.total_variation < 0.04
+    assert "nucleus of 4 of 7 tokens" in str(report)
+    only_tokens = ml.nucleus_probe(nucleus_model, lambda p: sampler(keep([1, 3, 4, 5]))(p)[:, -1], [0, 1], 0.8)
+    assert only_tokens.passed  # the sampler may return just the sampled tokens
+
+
+@pytest.mark.parametrize("probs_of,why", [
+    (lambda probs: probs, "top-p ignored: draws from the whole distribution"),
+    (keep([1, 3, 4]), "one token too few: the mass of the kept set stays below p"),
+    (keep([1, 3, 4, 5, 6]), "one token too many"),
+    (lambda probs: keep([1, 3, 4, 5])(np.sqrt(probs)), "the nucleus at the wrong proportions (temperature 2)"),
+])
+def test_nucleus_probe_fails_a_wrong_sampler(probs_of, why):
+    report = ml.nucleus_probe(nucleus_model, sampler(probs_of), np.array([0, 1, 2]), 0.8)
+    assert not report.passed, why
+
+
+def test_nucleus_probe_rejects_what_is_not_one_token_per_row():
+    with pytest.raises(ValueError, match="one next token for each of 100 rows"):
+        ml.nucleus_probe(nucleus_model, lambda p: np.zeros(3, np.int64), [0, 1], 0.8, draws=100)
+    with pytest.raises(ValueError, match="top_p must be in"):
+        ml.nucleus_probe(nucleus_model, lambda p: p, [0, 1], 1.5)

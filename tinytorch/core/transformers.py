@@ -10,6 +10,8 @@
 * ``GPT``: token embedding + position embedding, a stack of causal blocks, a final
   LayerNorm and a linear head giving next-token logits. ``generate`` samples text from it,
   optionally with a KV cache (module 17) so each new token costs one position, not all.
+* ``sampling_probs``: the distribution ``generate`` draws from: temperature, top-k and
+  top-p (nucleus) applied to a row of logits.
 
 The layout and initialisation follow nanoGPT (Karpathy, ``model.py``), with a ``GPTConfig``
 dataclass holding the sizes.
@@ -31,7 +33,7 @@ from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["LayerNorm", "LayerNormFunction", "layer_norm_composed", "MLP", "MLPFunction", "TransformerBlock",
-           "GPTConfig", "GPT"]
+           "GPTConfig", "GPT", "sampling_probs"]
 
 
 # ----------------------------------------------------------------------------- layer norm
@@ -487,12 +489,13 @@ class GPT(Module):
                        dtype=self.tok_emb.weight.dtype)
 
     def generate(self, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 use_cache: bool = False, kv_cache=None):
+                 use_cache: bool = False, kv_cache=None, top_p: float | None = None):
         """Continue each sequence by ``max_new_tokens`` tokens, sampled one at a time.
 
         At each step the model reads the last ``context_length`` tokens (longer inputs are
         cropped), its last position's logits are divided by ``temperature``, all but the
-        ``top_k`` largest are dropped, and the next token is drawn from the softmax with the
+        ``top_k`` largest are dropped, then all but the ``top_p`` nucleus (see
+        ``sampling_probs``), and the next token is drawn from what is left with the
         framework generator (``tinytorch.manual_seed`` makes it reproducible).
         ``temperature=0`` picks the most likely token (greedy). Runs under ``no_grad``; call
         ``model.eval()`` first to switch dropout off.
@@ -510,6 +513,9 @@ class GPT(Module):
             top_k: sample among the k most likely tokens only (None = all).
             use_cache: decode with a KV cache (module 17).
             kv_cache: a cache to use instead of ``new_cache`` (implies ``use_cache``).
+            top_p: nucleus sampling (Holtzman et al. 2019): sample among the fewest most
+                likely tokens whose probabilities add up to at least ``top_p``, in (0, 1]
+                (None = all).
 
         Returns:
             ``(N, T + max_new_tokens)`` int64 Tensor: the prompts followed by the new tokens.
@@ -518,6 +524,8 @@ class GPT(Module):
             raise ValueError(f"GPT.generate: temperature must be >= 0, got {temperature}")
         if top_k is not None and not 1 <= top_k:
             raise ValueError(f"GPT.generate: top_k must be >= 1, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"GPT.generate: top_p must be in (0, 1], got {top_p}")
         out = np.asarray(getattr(ids, "data", ids))
         if out.ndim != 2 or out.dtype.kind not in "iu" or out.shape[1] == 0:
             raise ValueError(f"GPT.generate: expected a non-empty (batch, seq_len) integer prompt, got "
@@ -536,24 +544,75 @@ class GPT(Module):
                     logits = self(out[:, -context:], kv_cache=cache)  # (re)fill the cache
                 else:
                     logits = self(out[:, -1:], kv_cache=cache)
-                out = np.concatenate([out, self._pick(logits.data[:, -1, :], temperature, top_k)], axis=1)
+                out = np.concatenate([out, self._pick(logits.data[:, -1, :], temperature, top_k, top_p)], axis=1)
         return Tensor(out)
 
     @staticmethod
-    def _pick(logits, temperature, top_k):
-        """Next token per row (N, 1): argmax at temperature 0, else a draw from softmax(logits / T) over the top k."""
-        logits = logits.astype(np.float64)
+    def _pick(logits, temperature, top_k, top_p=None):
+        """Next token per row (N, 1): argmax at temperature 0, else a draw from ``sampling_probs``."""
         if temperature == 0:
-            return logits.argmax(axis=-1)[:, None]
-        logits = logits / temperature
-        if top_k is not None and top_k < logits.shape[-1]:
-            kth = np.partition(logits, -top_k, axis=-1)[:, -top_k][:, None]
-            logits = np.where(logits < kth, -np.inf, logits)
-        probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return np.asarray(logits).argmax(axis=-1)[:, None]
+        probs = sampling_probs(logits, temperature, top_k, top_p)
         cdf = np.cumsum(probs, axis=-1)
-        draw = rng().random((logits.shape[0], 1)) * cdf[:, -1:]
-        return np.minimum((cdf <= draw).sum(axis=-1), logits.shape[-1] - 1)[:, None]
+        draw = rng().random((probs.shape[0], 1)) * cdf[:, -1:]
+        return np.minimum((cdf <= draw).sum(axis=-1), probs.shape[-1] - 1)[:, None]
 
     def num_parameters(self) -> int:
         """Number of trainable scalars."""
         return sum(p.data.size for p in self.parameters())
+
+
+# ----------------------------------------------------------------------------- sampling
+
+
+def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None):
+    """The distribution ``GPT.generate`` draws the next token from, for each row of ``logits`` (N, V).
+
+    In order: divide by ``temperature`` (0 = greedy: all mass on the argmax); keep the
+    ``top_k`` largest logits; softmax; keep the **nucleus** (Holtzman et al., *The Curious
+    Case of Neural Text Degeneration*, 2019): the fewest most likely tokens whose
+    probabilities add up to at least ``top_p`` (the most likely token always stays; equal
+    probabilities are ranked by token id); renormalise. Everything dropped gets exactly 0.
+
+    Args:
+        logits: (N, V) raw scores (array or Tensor).
+        temperature: >= 0.
+        top_k: keep the k most likely tokens (None = all).
+        top_p: nucleus mass in (0, 1] (None = all).
+
+    Returns:
+        (N, V) float64 probabilities, each row summing to 1.
+
+    Example:
+        >>> probs = sampling_probs(np.log([[0.5, 0.3, 0.15, 0.05]]), top_p=0.75)
+        >>> [round(p, 3) for p in probs[0].tolist()]
+        [0.625, 0.375, 0.0, 0.0]
+        >>> sampling_probs(np.log([[0.5, 0.3, 0.15, 0.05]]), top_k=1).tolist()
+        [[1.0, 0.0, 0.0, 0.0]]
+    """
+    logits = np.asarray(getattr(logits, "data", logits), dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"sampling_probs: expected logits of shape (N, V), got {logits.shape}")
+    if temperature < 0:
+        raise ValueError(f"sampling_probs: temperature must be >= 0, got {temperature}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise ValueError(f"sampling_probs: top_p must be in (0, 1], got {top_p}")
+    if temperature == 0:
+        probs = np.zeros_like(logits)
+        np.put_along_axis(probs, logits.argmax(axis=-1)[:, None], 1.0, axis=-1)
+        return probs
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = np.partition(logits, -top_k, axis=-1)[:, -top_k][:, None]
+        logits = np.where(logits < kth, -np.inf, logits)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    if top_p is not None and top_p < 1:
+        order = np.argsort(-probs, axis=-1, kind="stable")  # most likely first; ties by token id
+        ranked = np.take_along_axis(probs, order, axis=-1)
+        before = np.cumsum(ranked, axis=-1) - ranked  # mass of the tokens ranked ahead of each one
+        keep = np.zeros(probs.shape, dtype=bool)
+        np.put_along_axis(keep, order, before < top_p, axis=-1)  # in the nucleus: the mass ahead is short of p
+        probs = np.where(keep, probs, 0.0)
+        probs /= probs.sum(axis=-1, keepdims=True)
+    return probs
