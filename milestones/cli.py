@@ -76,7 +76,7 @@ def child_env() -> dict[str, str]:
     """Environment of every child process: the tinytorch under test first on PYTHONPATH."""
     env = dict(os.environ)
     env["PYTHONPATH"] = book.python_path(tinytorch_root())
-    env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", TINYTORCH_RESULTS_DIR=str(results_dir()), **book.ONE_BLAS_THREAD)
+    env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", TINYTORCH_RESULTS_DIR=str(results_dir()), **book.RUN_ENV)
     return env
 
 

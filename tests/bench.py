@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import sys
 
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-if any(os.environ.get(k) != v for k, v in ONE_THREAD.items()):
-    os.environ.update(ONE_THREAD)  # must be set before NumPy loads its BLAS
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from milestones.book import RUN_ENV  # noqa: E402  one BLAS thread, freed memory kept: as the chapters run
+
+if any(os.environ.get(k) != v for k, v in RUN_ENV.items()):
+    os.environ.update(RUN_ENV)  # must be set before NumPy loads its BLAS and glibc its allocator
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
@@ -26,7 +28,6 @@ from typing import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import tinytorch  # noqa: E402
 from milestones import datasets, registry  # noqa: E402
