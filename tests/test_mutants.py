@@ -55,6 +55,11 @@ MUTANTS = (
            "return tuple(Tensor(a[indices]) for a in self.arrays)",
            "return (Tensor(self.arrays[0][indices]),) + tuple(Tensor(a[np.sort(indices)]) for a in self.arrays[1:])",
            "01", "train_accuracy"),
+    Mutant("09 Conv2d weight gradient comes from the first image of the batch only", "core/spatial.py",
+           "np.matmul(g, cols[:, :, k * step:k * step + oh * ow].transpose(0, 2, 1)).sum(axis=0)",
+           "np.matmul(g, cols[:, :, k * step:k * step + oh * ow].transpose(0, 2, 1))[0]", "04", "cnn_backprop_error"),
+    Mutant("09 MaxPool2d backward sends the gradient to every pixel of the window", "core/spatial.py",
+           "np.multiply(grad_output, wins, out=gxp[index])", "gxp[index] = grad_output", "04", "cnn_backprop_error"),
 )
 
 
@@ -71,4 +76,4 @@ def test_strict_build_catches_the_mutant_naming_its_criterion(tmp_path, mutant):
 
 def test_the_mutant_set_covers_modules_02_to_09():
     modules = {int(m.name[:2]) for m in MUTANTS}
-    assert len(MUTANTS) >= 8 and modules >= {2, 3, 4, 6, 7, 8}
+    assert len(MUTANTS) >= 8 and modules >= {2, 3, 4, 6, 7, 8, 9}
