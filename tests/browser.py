@@ -21,6 +21,7 @@ import base64
 import fcntl
 import functools
 import http.server
+import io
 import json
 import os
 import re
@@ -52,6 +53,7 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--no-default-browser-check", "--remote-debugging-pipe")
 VIEWPORT = (1280, 900)
 PAGE_TIMEOUT_S = 60
+SCREENSHOT_BAND_PX = 4000  # each capture well under Chromium's texture limit
 SKIPPED_FOLDERS = ("_static", "_sources", "_images", "_downloads")
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
@@ -208,12 +210,26 @@ class Chromium:
         return result["result"].get("value")
 
     def screenshot(self, path: Path) -> None:
-        """A PNG of the whole page, not just the viewport."""
+        """A PNG of the whole page, not just the viewport.
+
+        Captured in bands of SCREENSHOT_BAND_PX and stitched (Pillow, which matplotlib installs):
+        one capture of a page taller than Chromium's largest texture (about 16,000 px) comes
+        back with the layout shifted and the sidebar gone.
+        """
+        from PIL import Image
+
         size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-        shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                         clip={"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1})
+        width, height = int(size["width"]), int(size["height"])
+        bands = []
+        for top in range(0, height, SCREENSHOT_BAND_PX):
+            clip = {"x": 0, "y": top, "width": width, "height": min(SCREENSHOT_BAND_PX, height - top), "scale": 1}
+            shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
+            bands.append(Image.open(io.BytesIO(base64.b64decode(shot["data"]))))
+        page = Image.new("RGB", (width, sum(band.height for band in bands)), "white")
+        for top, band in zip(range(0, height, SCREENSHOT_BAND_PX), bands):
+            page.paste(band, (0, top))
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        page.save(path)
 
     def log_tail(self) -> str:
         lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []

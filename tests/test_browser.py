@@ -135,3 +135,25 @@ def test_missing_chromium_without_root_says_what_to_install(tmp_path, monkeypatc
     monkeypatch.setattr(browser.os, "geteuid", lambda: 1000)
     with pytest.raises(browser.BrowserError, match=r"^Chromium not found: install it .*apt-get install chromium"):
         browser.ensure_chromium(say=lambda _: None)
+
+
+TALL_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>tall</title><link rel="icon" href="data:,">
+<style>body {{ margin: 0; display: flex; }} nav {{ width: 200px; background: #ff0000; }}
+main {{ flex: 1; height: {height}px; background: #ffffff; }} #end {{ height: 50px; background: #0000ff; }}</style></head>
+<body><nav></nav><main><div style="height: {before_end}px"></div><div id="end"></div></main></body></html>"""
+
+
+def test_a_page_taller_than_chromium_textures_is_captured_whole_with_its_layout(tmp_path, chromium_ready):
+    from PIL import Image
+
+    height = 20000  # one capture of more than ~16,000 px comes back shifted, the sidebar gone
+    (tmp_path / "tall.html").write_text(TALL_PAGE.format(height=height, before_end=height - 50))
+    with browser.chromium(say=lambda _: None) as chromium, browser.serve(tmp_path) as base:
+        chromium.call("Page.navigate", url=base + "tall.html")
+        assert chromium.wait_for("Page.loadEventFired") is not None
+        chromium.screenshot(tmp_path / "tall.png")
+    shot = Image.open(tmp_path / "tall.png").convert("RGB")
+    assert shot.size == (browser.VIEWPORT[0], height)
+    for y in (10, 8000, 16500, height - 10):
+        assert shot.getpixel((100, y)) == (255, 0, 0), f"no sidebar at y={y}"
+    assert shot.getpixel((600, height - 10)) == (0, 0, 255) and shot.getpixel((600, height - 100)) == (255, 255, 255)
