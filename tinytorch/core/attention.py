@@ -123,6 +123,19 @@ def _softmax_rows(scores, allowed):
     return scores
 
 
+def _split_packed(qkv, num_heads):
+    """A packed projection (N, T, 3E) as q, k, v views of shape (N, heads, T, D), D = E / heads."""
+    n, t, width = qkv.shape
+    heads = qkv.reshape(n, t, 3, num_heads, width // (3 * num_heads))
+    return tuple(heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+
+
+def _merge_heads(out):
+    """Per-head outputs (N, heads, T, D) side by side again: (N, T, heads * D)."""
+    n, h, t, d = out.shape
+    return out.transpose(0, 2, 1, 3).reshape(n, t, h * d)
+
+
 def _attend(q, k, v, allowed, bias, scale, keep):
     """The forward kernel on arrays (..., L, E), (..., S, E), (..., S, Ev): returns (output, weights)."""
     scores = np.matmul(q, np.swapaxes(k, -1, -2))
@@ -186,13 +199,11 @@ class PackedSelfAttention(Function):
 
     @staticmethod
     def forward(ctx, qkv, num_heads=1, allowed=None, bias=None, scale=1.0, keep=None):
-        n, t, width = qkv.shape
-        heads = qkv.reshape(n, t, 3, num_heads, width // (3 * num_heads))
-        q, k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (N, heads, T, D) views
+        q, k, v = _split_packed(qkv, num_heads)
         out, weights = _attend(q, k, v, allowed, bias, scale, keep)
         ctx.save_for_backward(q, k, v, weights, keep, out)
         ctx.scale = scale
-        return out.transpose(0, 2, 1, 3).reshape(n, t, width // 3)
+        return _merge_heads(out)
 
     @staticmethod
     def backward(ctx, g):
@@ -220,16 +231,14 @@ class CachedSelfAttention(Function):
 
     @staticmethod
     def forward(ctx, qkv, num_heads=1, cache=None, layer=0, causal=True, scale=1.0, keep=None):
-        n, t, width = qkv.shape
-        heads = qkv.reshape(n, t, 3, num_heads, width // (3 * num_heads))
-        q, k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))  # (N, heads, T, D) views
-        start = int(cache.length)
+        q, k, v = _split_packed(qkv, num_heads)
+        t, start = qkv.shape[1], int(cache.length)
         k_all, v_all = cache.update(layer, k, v)
         allowed = causal_mask(t, start + t, start=start) if causal and t > 1 else None
         out, weights = _attend(q, k_all, v_all, allowed, None, scale, keep)
         ctx.save_for_backward(q, k_all, v_all, weights, keep, out)
         ctx.scale = scale
-        return out.transpose(0, 2, 1, 3).reshape(n, t, width // 3)
+        return _merge_heads(out)
 
     @staticmethod
     def backward(ctx, g):
