@@ -36,7 +36,7 @@ else
 endif
 
 browser-test: html
-	$(BIN)/python tests/browser.py $(BUILD)/html --screenshots $(BUILD)/screenshots
+	$(BIN)/python -m milestones.tools.browser $(BUILD)/html --screenshots $(BUILD)/screenshots
 
 binder: $(DEV_STAMP)
 	$(BIN)/repo2docker --no-build --debug .
@@ -54,7 +54,7 @@ test-data:
 	fi
 
 bench: $(DEV_STAMP)
-	$(BIN)/python tests/bench.py
+	$(BIN)/python -m milestones.tools.bench
 
 torch: $(DEV_STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check torch==2.13.0

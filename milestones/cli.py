@@ -301,7 +301,7 @@ def cmd_test(args) -> int:
     mods = registry.MODULES if args.module.strip().lower() == "all" else (find_module(args.module),)
     files = list(dict.fromkeys(f for mod in mods for f in mod.tests))
     if not files:
-        names = ", ".join(f"tests/test_{m.slug}*.py" for m in mods)
+        names = ", ".join(str(m.test_folder.relative_to(registry.BOOK_ROOT)) for m in mods)
         print(f"tito: no test files yet ({names})", file=sys.stderr)
         return 5  # pytest's "no tests collected"
     return run_pytest(files, args.pytest_args)

@@ -35,9 +35,14 @@ class Module:
         return self.import_path.replace(".", "/") + ".py"
 
     @property
+    def test_folder(self) -> Path:
+        """Where this module's tests live: ``tests/modules/NN_slug/``."""
+        return BOOK_ROOT / "tests" / "modules" / f"{self.number:02d}_{self.slug}"
+
+    @property
     def tests(self) -> tuple[Path, ...]:
-        """This module's test files: ``tests/test_<slug>*.py`` (parity tests included)."""
-        return tuple(sorted((BOOK_ROOT / "tests").glob(f"test_{self.slug}*.py")))
+        """This module's test files: every ``test_*.py`` in its folder (parity tests included)."""
+        return tuple(sorted(self.test_folder.glob("test_*.py")))
 
     @property
     def label(self) -> str:

@@ -14,7 +14,7 @@ settings.load_profile("reproducible")
 @pytest.fixture(scope="session")
 def strict_book(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One strict build of the whole book (a copy in a temporary folder), shared by the session."""
-    from bookbuild import build, copy_book
+    from milestones.tools.bookbuild import build, copy_book
 
     book = copy_book(tmp_path_factory.mktemp("book"))
     return book, build(book, strict=True)

@@ -8,13 +8,13 @@ Each cut builds only the milestone chapters with a part that unlocks exactly at 
 when none does: everything in it locked or met), so every milestone part is graded at the first
 cut that unlocks it. The cut after the last module is the reference itself: the session's
 strict build of the whole book is that build. The extras are held to the same module order
-statically (tests/test_chapters.py: each part imports only the modules it declares).
+statically (tests/harness/test_chapters.py: each part imports only the modules it declares).
 """
 
 from __future__ import annotations
 
 import pytest
-from bookbuild import build, copy_book, cut_after, records
+from milestones.tools.bookbuild import build, copy_book, cut_after, records
 
 from milestones import registry
 

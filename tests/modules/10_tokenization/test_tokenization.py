@@ -22,7 +22,7 @@ from tinytorch.core.tokenization import (
     _pair_hits,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 import tinytorch.core.tokenization as tokenization_module  # noqa: E402
 
 CORPUS = "Q: what is two plus three?\nA: five\nQ: hello!\nA: hi there.\n"

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import nbformat
 import pytest
-from bookbuild import ROOT, build, copy_book
+from milestones.tools.bookbuild import ROOT, build, copy_book
 
 from milestones import book, registry
 

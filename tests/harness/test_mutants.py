@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from bookbuild import break_file, build, copy_book
+from milestones.tools.bookbuild import break_file, build, copy_book
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch_gpt import copy_weights, from_config, torch_name  # noqa: E402
+from milestones.tools.torch_gpt import copy_weights, from_config, torch_name  # noqa: E402
 
 import tinytorch  # noqa: E402
 from tinytorch.core.losses import CrossEntropyLoss  # noqa: E402

@@ -1,7 +1,7 @@
 """Deliberately broken attention and embeddings must fail `make strict` on milestone 05, naming a criterion.
 
 Each test builds a copy of the book holding only chapter 05, applies one bug to the copied
-tinytorch, and runs the strict build (as tests/test_book.py does for earlier milestones).
+tinytorch, and runs the strict build (as tests/harness/test_book.py does for earlier milestones).
 The bugs are the ones that break the chapter's story, not cosmetic ones:
 
 - attention that can see the future: training with the answer in view is easy, but the
@@ -14,7 +14,7 @@ The bugs are the ones that break the chapter's story, not cosmetic ones:
 from __future__ import annotations
 
 import pytest
-from bookbuild import break_file, build, copy_book
+from milestones.tools.bookbuild import break_file, build, copy_book
 
 MUTANTS = {
     "attention sees the future": (

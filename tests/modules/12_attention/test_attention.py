@@ -20,7 +20,7 @@ from tinytorch.core.attention import (
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 RNG = np.random.default_rng(12)
 
 

@@ -1,13 +1,13 @@
 """Mutants for milestone 06: deliberately broken copies of the optimization modules must fail a
 strict build of chapter 06, naming the criterion that caught them.
 
-Each test builds a copy of the book with chapter 06 only (tests/bookbuild.py), so the
+Each test builds a copy of the book with chapter 06 only (milestones/tools/bookbuild.py), so the
 repository's own build is never touched.
 """
 
 from __future__ import annotations
 
-from bookbuild import break_file, build, copy_book, records
+from milestones.tools.bookbuild import break_file, build, copy_book, records
 from milestones import registry
 
 CHAPTER = "milestones/06_2018_mlperf.md"

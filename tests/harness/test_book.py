@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bookbuild import break_file, build, copy_book, records
+from milestones.tools.bookbuild import break_file, build, copy_book, records
 
 from milestones import book, registry
 

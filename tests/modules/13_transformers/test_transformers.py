@@ -25,7 +25,7 @@ from tinytorch.core.transformers import (
     layer_norm_composed,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 RNG = np.random.default_rng(13)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from bookbuild import build, copy_book
+from milestones.tools.bookbuild import build, copy_book
 
 from milestones import datasets
 

@@ -1,6 +1,6 @@
 """The rendered book in a real headless Chromium: every page loads cleanly, offline.
 
-    python tests/browser.py [_build/html] [--screenshots _build/screenshots]    (what `make browser-test` runs)
+    python -m milestones.tools.browser [_build/html] [--screenshots _build/screenshots]    (what `make browser-test` runs)
 
 Every HTML page of the built site is served from 127.0.0.1 and loaded in Debian's Chromium,
 driven through the Chrome DevTools protocol over a pipe (``--remote-debugging-pipe``): no
@@ -10,7 +10,7 @@ exception, any request that leaves the local server (the network), an image that
 (naturalWidth 0), maths that MathJax did not typeset, an internal link to a missing page or
 anchor, and a launch or repository button whose URL is not the repository setting or names a
 file the repository does not have (``git ls-files``). Each milestone and extra chapter gets a
-full-page screenshot. tests/test_browser.py runs the same check on the test session's build.
+full-page screenshot. tests/harness/test_browser.py runs the same check on the test session's build.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from milestones import book, registry  # noqa: E402

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from bookbuild import build, copy_book, records
+from milestones.tools.bookbuild import build, copy_book, records
 
 from milestones import registry, skeleton
 

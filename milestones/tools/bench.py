@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from milestones.book import RUN_ENV  # noqa: E402  one BLAS thread, freed memory kept: as the chapters run
 
 if any(os.environ.get(k) != v for k, v in RUN_ENV.items()):
@@ -27,7 +27,7 @@ from typing import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 import tinytorch  # noqa: E402
 from milestones import datasets, registry  # noqa: E402
@@ -296,7 +296,7 @@ def gpt_models(size: dict):
     tinytorch.manual_seed(0)
     models = {"tinytorch": GPT(config)}
     if torch is not None:
-        from torch_gpt import copy_weights, from_config
+        from milestones.tools.torch_gpt import copy_weights, from_config
         models["torch"] = from_config(config)
         copy_weights(models["tinytorch"], models["torch"])
     return models

@@ -1,4 +1,4 @@
-"""The rendered book in a real headless Chromium (tests/browser.py, the check `make browser-test` runs).
+"""The rendered book in a real headless Chromium (milestones/tools/browser.py, the check `make browser-test` runs).
 
 The first test checks the session's strict build of the whole book (the ``strict_book``
 fixture); the second shows the checker catches each kind of fault on a small broken site.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import browser
 import pytest
-from bookbuild import ROOT, TEST_REPOSITORY_URL
+from milestones.tools.bookbuild import ROOT, TEST_REPOSITORY_URL
 
 from milestones import book, registry
 

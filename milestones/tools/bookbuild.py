@@ -1,6 +1,6 @@
 """Build copies of the book in temporary folders, as `make html` / `make strict` do.
 
-Shared by the tests that build the book (tests/test_book.py and others): each copy gets its
+Shared by the tests that build the book (tests/harness/test_book.py and others): each copy gets its
 own _build, so the repository's own build is never touched.
 """
 

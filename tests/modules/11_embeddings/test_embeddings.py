@@ -22,7 +22,7 @@ from tinytorch.core.embeddings import (
 from tinytorch.core.layers import Parameter
 from tinytorch.core.tensor import Tensor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_forward_gathers_rows():
