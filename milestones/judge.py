@@ -23,7 +23,6 @@ from pathlib import Path
 
 from milestones import measure, readiness, registry, status
 from milestones.blame import blame
-from milestones.measure import accuracy, as_array, binary_cross_entropy, mse, predictions, sigmoid  # noqa: F401
 from milestones.registry import Criterion, Milestone, Part
 
 MET, MISSED, LOCKED, NO_DATA = "met", "missed", "locked", "no data"
@@ -271,9 +270,16 @@ def begin(milestone_id: str, part: int = 1, missing_data: str | None = None) -> 
     _run.skip = "part"
 
 
-def check(milestone_id: str, key: str, value, note: str = "") -> None:
+def _current() -> Milestone:
+    """The milestone the chapter named in its last ``judge.begin(ID, part=N)``."""
+    if _run.stone is None:
+        raise RuntimeError("judge: call judge.begin(ID, part=N) before judge.check, so the judge knows the milestone")
+    return _run.stone
+
+
+def check(key: str, value, note: str = "") -> None:
     """Grade one measured value against its registry threshold; show, record, raise if strict."""
-    stone = registry.milestone(milestone_id)
+    stone = _current()
     part, criterion = stone.criterion(key)
     passed = criterion.passes(value)
     state = MET if passed else MISSED
@@ -288,17 +294,20 @@ def check(milestone_id: str, key: str, value, note: str = "") -> None:
             stone, criterion.key)
 
 
-def check_backprop(milestone_id: str, key: str, model, loss_fn, inputs, targets) -> None:
+def check_backprop(key: str, model, loss_fn, inputs, targets) -> None:
     """Grade the reader's backward pass: every parameter's ``.grad`` against float64 finite
     differences of the reader's own loss on this batch (see :func:`milestones.measure.backprop_error`)."""
     report = measure.backprop_error(model, loss_fn, inputs, targets)
-    check(milestone_id, key, report.error,
+    check(key, report.error,
           note=f"worst parameter: {report.parameter}; {report.checks} directional checks in {report.dtype}")
 
 
-def summary(milestone_id: str) -> None:
+def summary() -> None:
     """Show every criterion of the parts this run began (all parts if none) with its latest result."""
-    stone = registry.milestone(milestone_id)
+    if _run.stone is None:
+        _show(NOT_RUN, "No part of this chapter began: nothing to summarise.")
+        return
+    stone = _run.stone
     records = load_records(stone)
     begun = [part for part in stone.parts if (stone.id, part.number) in _run.begun
              or any((stone.id, c.key) in _run.seen for c in part.criteria)]

@@ -33,9 +33,9 @@ def accuracy(outputs, labels) -> float:
     preds = predictions(outputs)
     truth = np.asarray(getattr(labels, "data", labels)).reshape(-1).astype(np.int64)
     if preds.shape != truth.shape:
-        raise ValueError(f"judge.accuracy: {preds.shape[0]} predictions for {truth.shape[0]} labels")
+        raise ValueError(f"accuracy: {preds.shape[0]} predictions for {truth.shape[0]} labels")
     if truth.size == 0:
-        raise ValueError("judge.accuracy: no examples to grade")
+        raise ValueError("accuracy: no examples to grade")
     return float((preds == truth).mean())
 
 
@@ -107,7 +107,7 @@ def backprop_error(model, loss_fn, inputs, targets, directions: int = 3, seed: i
     """
     named = _named_parameters(model)
     if not named:
-        raise ValueError("judge.backprop_error: the model has no parameters to check")
+        raise ValueError("backprop_error: the model has no parameters to check")
     saved = [(p, p.data, p.grad) for _, p in named]
     was_training = getattr(model, "training", None)
     x, t = _as_float64(inputs), _as_float64(targets)

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from milestones import judge
+from milestones import measure
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def zero_fraction(model) -> float:
 
 def accuracy_drop(reference_outputs, outputs, labels) -> float:
     """Accuracy of the reference minus accuracy of the variant, both recomputed from raw outputs."""
-    return judge.accuracy(reference_outputs, labels) - judge.accuracy(outputs, labels)
+    return measure.accuracy(reference_outputs, labels) - measure.accuracy(outputs, labels)
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,

@@ -11,7 +11,7 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 
-from milestones.judge import as_array
+from milestones.measure import as_array
 
 CLASS_COLOURS = ("#1f77b4", "#d62728")
 

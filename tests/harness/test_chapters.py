@@ -72,7 +72,7 @@ def test_setup_cells_do_not_import_tinytorch(stone):
 
 @pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
 def test_every_criterion_is_checked(stone):
-    checked = {call.args[1].value for source in code_cells(stone)
+    checked = {call.args[0].value for source in code_cells(stone)
                for name in ("check", "check_backprop") for call in calls(source, name)}
     expected = {c.key for part in stone.parts for c in part.criteria}
     assert expected <= checked, f"{stone.chapter} never checks {sorted(expected - checked)}"

@@ -205,7 +205,7 @@ def test_run_a_chapter_end_to_end(tmp_path, monkeypatch, capfd):
 
 
 def test_a_missed_criterion_exits_1(tmp_path, monkeypatch, capfd):
-    chapter = fake_chapter(tmp_path, 'judge.check("01", "train_accuracy", 0.5)')
+    chapter = fake_chapter(tmp_path, 'judge.check("train_accuracy", 0.5)')
     code = run_in_process(monkeypatch, tmp_path, chapter, "--part", "2")
     out = capfd.readouterr().out
     assert code == 1
@@ -260,7 +260,7 @@ def passing_value(criterion: registry.Criterion):
 
 def fake_chapter(folder: Path, part_two: str) -> Path:
     """A small milestone-01 chapter: setup, a part 1 meeting every criterion, a part 2 cell."""
-    checks = "\n".join(f"judge.check('01', {c.key!r}, {passing_value(c)!r})"
+    checks = "\n".join(f"judge.check({c.key!r}, {passing_value(c)!r})"
                        for c in PERCEPTRON.part(1).criteria)
     cell = "```{{code-cell}} ipython3\n{}\n```\n\n"
     text = textwrap.dedent("""\
