@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-import browser
+from milestones.tools import browser
 import pytest
 from milestones.tools.bookbuild import ROOT, TEST_REPOSITORY_URL
 
