@@ -18,6 +18,7 @@ Gradients (``.grad``) are plain ``np.ndarray`` of the parameter's shape and dtyp
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -30,9 +31,19 @@ __all__ = ["Embedding", "EmbeddingFunction", "PositionalEncoding", "LearnedPosit
            "sinusoidal_table", "scatter_add_rows"]
 
 
+def _size(op: str, name: str, value, low: int = 1) -> int:
+    """An int >= ``low`` (bools refused), with one clear error naming the call and the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{op}: {name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
 def _token_ids(op: str, ids, num_embeddings: int) -> np.ndarray:
-    """The ids as an integer array, with one clear error for floats or ids outside [0, num_embeddings)."""
-    array = np.asarray(getattr(ids, "data", ids))
+    """The ids as an integer array, with one clear error for floats, ragged lists or ids outside [0, num_embeddings)."""
+    try:
+        array = np.asarray(getattr(ids, "data", ids))
+    except ValueError:
+        raise ValueError(f"{op}: token ids must form a rectangular array, got a ragged nesting") from None
     if array.dtype.kind not in "iu":
         raise TypeError(f"{op}: token ids must be integers (e.g. int64), got dtype {array.dtype}")
     if array.size:
@@ -59,7 +70,7 @@ def scatter_add_rows(ids: np.ndarray, rows: np.ndarray, num_rows: int) -> np.nda
                [0.],
                [4.]])
     """
-    ids = ids.reshape(-1)
+    ids = _token_ids("scatter_add_rows", ids, num_rows).reshape(-1)
     rows = rows.reshape(ids.size, -1)
     out = np.zeros((num_rows, rows.shape[1]), dtype=rows.dtype)
     if ids.size == 0:
@@ -120,8 +131,12 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None):
         super().__init__()
-        if padding_idx is not None and not -num_embeddings <= padding_idx < num_embeddings:
-            raise ValueError(f"Embedding: padding_idx {padding_idx} must be within num_embeddings={num_embeddings}")
+        num_embeddings = _size("Embedding", "num_embeddings", num_embeddings)
+        embedding_dim = _size("Embedding", "embedding_dim", embedding_dim)
+        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral)
+                                        or not -num_embeddings <= padding_idx < num_embeddings):
+            raise ValueError(f"Embedding: padding_idx {padding_idx!r} must be an int within "
+                             f"num_embeddings={num_embeddings}")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = None if padding_idx is None else padding_idx % num_embeddings
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
@@ -155,6 +170,8 @@ def sinusoidal_table(max_len: int, embed_dim: int) -> np.ndarray:
          [ 0.841  0.54   0.01   1.   ]
          [ 0.909 -0.416  0.02   1.   ]]
     """
+    max_len = _size("sinusoidal_table", "max_len", max_len)
+    embed_dim = _size("sinusoidal_table", "embed_dim", embed_dim)
     positions = np.arange(max_len, dtype=np.float64)[:, None]
     rates = np.exp(-math.log(10000.0) * np.arange(0, embed_dim, 2, dtype=np.float64) / embed_dim)
     table = np.zeros((max_len, embed_dim), dtype=np.float64)
@@ -167,8 +184,9 @@ def _positions(op: str, x, start: int, max_len: int, embed_dim: int) -> tuple[in
     """Check ``x`` is (..., T, embed_dim) and that positions start..start+T-1 fit; return (start, T)."""
     if x.ndim < 2 or x.shape[-1] != embed_dim:
         raise ValueError(f"{op}: expected input of shape (batch, seq_len, {embed_dim}), got {tuple(x.shape)}")
-    length, start = x.shape[-2], int(start)
-    if start < 0 or start + length > max_len:
+    start = _size(op, "start", start, low=0)
+    length = x.shape[-2]
+    if start + length > max_len:
         raise ValueError(
             f"{op}: positions {start}..{start + length - 1} do not fit max_len={max_len} "
             f"(sequence of {length} starting at {start})")
@@ -198,7 +216,8 @@ class PositionalEncoding(Module):
 
     def __init__(self, embed_dim: int, max_len: int = 5000):
         super().__init__()
-        self.embed_dim, self.max_len = embed_dim, max_len
+        self.embed_dim = _size("PositionalEncoding", "embed_dim", embed_dim)
+        self.max_len = _size("PositionalEncoding", "max_len", max_len)
         self.register_buffer("pe", Tensor(sinusoidal_table(max_len, embed_dim)))
 
     def forward(self, x, start: int = 0):
@@ -232,7 +251,8 @@ class LearnedPositionalEmbedding(Module):
 
     def __init__(self, max_len: int, embed_dim: int):
         super().__init__()
-        self.max_len, self.embed_dim = max_len, embed_dim
+        self.max_len = _size("LearnedPositionalEmbedding", "max_len", max_len)
+        self.embed_dim = _size("LearnedPositionalEmbedding", "embed_dim", embed_dim)
         self.weight = Parameter(np.empty((max_len, embed_dim), dtype=np.float32))
         self.reset_parameters()
 

@@ -23,6 +23,7 @@ This module needs NumPy only.
 from __future__ import annotations
 
 import itertools
+import numbers
 import re
 
 import numpy as np
@@ -39,9 +40,36 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
+def _text(op: str, text) -> str:
+    """``text`` itself if it is a str; one clear error otherwise (bytes, None, numbers...)."""
+    if not isinstance(text, str):
+        raise TypeError(f"{op}: text must be a str, got {type(text).__name__}")
+    return text
+
+
+def _corpus(op: str, corpus) -> str:
+    """A corpus (a string, or an iterable of strings) as one string, with one clear error otherwise."""
+    if isinstance(corpus, str):
+        return corpus
+    try:
+        parts = list(corpus)
+    except TypeError:
+        raise TypeError(f"{op}: corpus must be a str or an iterable of str, got {type(corpus).__name__}") from None
+    bad = [type(p).__name__ for p in parts if not isinstance(p, str)]
+    if bad:
+        raise TypeError(f"{op}: corpus must be a str or an iterable of str, got an item of type {bad[0]}")
+    return "".join(parts)
+
+
 def _check_ids(op: str, ids, vocab_size: int) -> np.ndarray:
-    """Token ids as a 1-D int64 array; a clear error for non-integers or ids outside the vocabulary."""
-    array = np.asarray(getattr(ids, "data", ids))
+    """Token ids as a 1-D int64 array; a clear error for non-integers, ragged or 2-D input, or unknown ids."""
+    try:
+        array = np.asarray(getattr(ids, "data", ids))
+    except ValueError:
+        raise ValueError(f"{op}: token ids must be one flat sequence of ints, got a ragged nesting") from None
+    if array.ndim > 1:
+        raise ValueError(f"{op}: token ids must be one flat sequence (decode each row on its own), got shape "
+                         f"{array.shape}")
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.dtype.kind not in "iu":
@@ -83,7 +111,7 @@ class CharTokenizer:
     pad_id, bos_id, eos_id, unk_id = 0, 1, 2, 3
 
     def __init__(self, corpus=""):
-        text = corpus if isinstance(corpus, str) else "".join(corpus)
+        text = _corpus("CharTokenizer", corpus)
         self._chars = np.unique(_code_points(text))  # sorted distinct code points
         self.vocab = list(SPECIAL_TOKENS) + [chr(c) for c in self._chars]
         self._lookup = np.array(self.vocab, dtype=object)
@@ -109,7 +137,7 @@ class CharTokenizer:
             >>> CharTokenizer("ab").encode_array("abba")
             array([4, 5, 5, 4])
         """
-        points = _code_points(text)
+        points = _code_points(_text("CharTokenizer.encode", text))
         ids = np.full(points.shape, self.unk_id, dtype=np.int64)
         if self._chars.size:
             where = np.minimum(np.searchsorted(self._chars, points), self._chars.size - 1)
@@ -239,8 +267,8 @@ class BPETokenizer:
     """
 
     def __init__(self, vocab_size: int = 512):
-        if int(vocab_size) < 256:
-            raise ValueError(f"BPETokenizer: vocab_size must be >= 256 (the byte values), got {vocab_size}")
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, numbers.Integral) or vocab_size < 256:
+            raise ValueError(f"BPETokenizer: vocab_size must be an int >= 256 (the byte values), got {vocab_size!r}")
         self.target_size = int(vocab_size)
         self.merges: list[tuple[int, int]] = []
         self._bytes = [bytes([b]) for b in range(256)]
@@ -261,7 +289,7 @@ class BPETokenizer:
         Raises:
             ValueError: the corpus has fewer distinct adjacent pairs left than merges asked for.
         """
-        text = corpus if isinstance(corpus, str) else "".join(corpus)
+        text = _corpus("BPETokenizer.train", corpus)
         words, counts = np.unique(np.array(_chunks(text), dtype=object), return_counts=True)
         if not len(words):
             words, counts = np.array([""], dtype=object), np.array([0])
@@ -316,7 +344,7 @@ class BPETokenizer:
         merge present anywhere (to all its occurrences), so it runs at most once per merge the
         text actually uses; chunks already down to one token are set aside as it goes.
         """
-        if not text:
+        if not _text("BPETokenizer.encode", text):
             return np.zeros(0, dtype=np.int64)
         words, inverse = np.unique(np.array(_chunks(text), dtype=object), return_inverse=True)
         tokens = _chunk_array(words)

@@ -1,17 +1,25 @@
 """Module 13: transformers, attention and MLPs stacked into a GPT that reads and writes text.
 
+Everything here is composed from the earlier modules and differentiated by module 05's
+autograd; there is no backward to write:
+
 * ``LayerNorm``: normalise each vector to zero mean and unit variance, then scale and shift
-  (learned). One fused ``LayerNormFunction`` with the exact gradient through the mean and
-  variance; ``layer_norm_composed`` is the same maths from Tensor ops (the reference).
-* ``MLP``: the position-wise feed-forward network, Linear -> GELU -> Linear.
+  (learned), from Tensor ops (mean, subtraction, power).
+* ``MLP``: the position-wise feed-forward network, ``Linear -> GELU -> Linear`` with module
+  02's GELU (or ReLU, as the 2017 paper).
 * ``TransformerBlock``: pre-LN residual block (GPT-2): ``x + attn(ln1(x))`` then
   ``x + mlp(ln2(x))``. The residual stream carries each token's vector through the stack;
   each block adds what attention (mixing positions) and the MLP (per position) computed.
 * ``GPT``: token embedding + position embedding, a stack of causal blocks, a final
   LayerNorm and a linear head giving next-token logits. ``generate`` samples text from it,
-  optionally with a KV cache (module 17) so each new token costs one position, not all.
-* ``sampling_probs``: the distribution ``generate`` draws from: temperature, top-k and
-  top-p (nucleus) applied to a row of logits.
+  one token at a time, rereading the whole context at every step.
+* ``sampling_probs`` / ``sample_next``: the distribution ``generate`` draws from
+  (temperature, top-k and top-p applied to a row of logits) and the draw itself.
+
+``GPT.forward`` also takes ``past_key_values``, one cache per layer of the keys and values
+of earlier positions (GPT-2's ``past`` -> ``present``): module 17 (memoization) builds the
+cache and the cached generation on top of this module. Module 18 (acceleration) swaps in
+fused twins of the attention, LayerNorm and MLP, tested equal to these.
 
 The layout and initialisation follow nanoGPT (Karpathy, ``model.py``), with a ``GPTConfig``
 dataclass holding the sizes.
@@ -20,86 +28,60 @@ dataclass holding the sizes.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import numbers
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.attention import MultiHeadAttention
-from tinytorch.core.autograd import Function, no_grad
+from tinytorch.core.autograd import no_grad
 from tinytorch.core.embeddings import Embedding, LearnedPositionalEmbedding, PositionalEncoding
 from tinytorch.core.layers import Dropout, Linear, Module, ModuleList, Parameter
 from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor
 
-__all__ = ["LayerNorm", "LayerNormFunction", "layer_norm_composed", "MLP", "MLPFunction", "TransformerBlock",
-           "GPTConfig", "GPT", "sampling_probs"]
+__all__ = ["LayerNorm", "layer_norm", "MLP", "TransformerBlock", "GPTConfig", "GPT", "sampling_probs",
+           "sample_next", "check_generation"]
+
+
+def _positive_int(caller: str, name: str, value) -> int:
+    """A positive int (bools refused), with one clear error naming the call and the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{caller}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _number(caller: str, name: str, value, low: float, high: float = math.inf, low_open: bool = False,
+            high_open: bool = True) -> float:
+    """A real number inside an interval (NaN, infinities and bools refused), with one clear error."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{caller}: {name} must be a finite number in {interval}, got {value!r}")
+    return float(value)
 
 
 # ----------------------------------------------------------------------------- layer norm
 
 
-class LayerNormFunction(Function):
-    """Fused layer norm over the last ``ndim`` axes: ``y = (x - mean) / sqrt(var + eps) * weight + bias``.
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing ``normalized_shape`` dims.
 
-    Backward (with xhat the normalised input, rstd = 1/sqrt(var + eps), means over the
-    normalised axes): ``dxhat = dy * weight``;
-    ``dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``: the exact gradient,
-    through the mean and the variance; ``dweight = sum(dy * xhat)``, ``dbias = sum(dy)`` over
-    the other axes.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight=None, bias=None, ndim=1, eps=1e-5):
-        axes = tuple(range(-ndim, 0))
-        inv_n = 1.0 / math.prod(x.shape[-ndim:])  # math.prod: np.prod costs microseconds per call
-        # sums times 1/n rather than np.mean (less Python overhead); temporaries reused in place
-        xhat = x - x.sum(axis=axes, keepdims=True) * inv_n
-        var = np.square(xhat).sum(axis=axes, keepdims=True)
-        var *= inv_n
-        var += eps
-        rstd = np.sqrt(var, out=var)
-        np.divide(1.0, rstd, out=rstd)
-        xhat *= rstd
-        ctx.save_for_backward(xhat, rstd, weight)
-        ctx.axes, ctx.inv_n = axes, inv_n
-        if weight is None:
-            return xhat.copy() if bias is None else xhat + bias  # never hand out the saved array
-        out = xhat * weight
-        if bias is not None:
-            out += bias
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        xhat, rstd, weight = ctx.saved_tensors
-        axes, inv_n = ctx.axes, ctx.inv_n
-        need_x = ctx.needs_input_grad[0]
-        need_w, need_b = (ctx.needs_input_grad + (False, False))[1:3]
-        rows = g.reshape(-1, *g.shape[g.ndim - len(axes):])  # every normalised vector is one row
-        dweight = np.multiply(rows, xhat.reshape(rows.shape)).sum(axis=0) if need_w else None
-        dbias = rows.sum(axis=0) if need_b else None
-        dx = None
-        if need_x:
-            dx = g * weight if weight is not None else g.copy()  # dxhat, owned: updated in place below
-            projection = (dx * xhat).sum(axis=axes, keepdims=True)
-            projection *= inv_n
-            dx -= dx.sum(axis=axes, keepdims=True) * inv_n
-            dx -= xhat * projection
-            dx *= rstd
-        return dx, dweight, dbias
-
-
-def layer_norm_composed(x, weight=None, bias=None, eps=1e-5):
-    """The same layer norm over the last axis from Tensor ops (autograd differentiates it): the reference.
+    As ``torch.nn.functional.layer_norm``: biased variance, composed from Tensor ops (the
+    gradient flows through the mean and the variance too, by autograd).
 
     Example:
-        >>> y = layer_norm_composed(Tensor([[1.0, 2.0, 3.0]]))
+        >>> y = layer_norm(Tensor([[1.0, 2.0, 3.0]]), (3,))
         >>> [round(v, 4) for v in y.data[0].tolist()]
         [-1.2247, 0.0, 1.2247]
     """
-    centered = x - x.mean(dim=-1, keepdim=True)
-    out = centered / ((centered * centered).mean(dim=-1, keepdim=True) + eps).sqrt()
+    dims = tuple(range(-len(normalized_shape), 0))
+    centered = x - x.mean(dim=dims, keepdim=True)
+    variance = (centered * centered).mean(dim=dims, keepdim=True)
+    out = centered * (variance + eps) ** -0.5
     if weight is not None:
         out = out * weight
     return out if bias is None else out + bias
@@ -129,17 +111,30 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        self.normalized_shape, self.eps = tuple(int(n) for n in shape), eps
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
+        try:
+            shape = tuple(shape)
+        except TypeError:
+            raise ValueError(f"LayerNorm: normalized_shape must be an int or a tuple of ints, "
+                             f"got {normalized_shape!r}") from None
+        if not shape:
+            raise ValueError("LayerNorm: normalized_shape must name at least one dim, got ()")
+        self.normalized_shape = tuple(_positive_int("LayerNorm", "normalized_shape", n) for n in shape)
+        self.eps = _number("LayerNorm", "eps", eps, 0.0, low_open=True)
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=np.float32)) if elementwise_affine and bias else None
 
-    def forward(self, x):
+    def check_input(self, x):
+        """One clear error for an input whose trailing dims are not ``normalized_shape``."""
         k = len(self.normalized_shape)
-        if tuple(x.shape[-k:]) != self.normalized_shape:
-            raise ValueError(f"LayerNorm: input shape {tuple(x.shape)} does not end with normalized_shape "
+        if not isinstance(x, Tensor) or tuple(x.shape[-k:]) != self.normalized_shape or x.ndim < k:
+            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"LayerNorm: input shape {shape} does not end with normalized_shape "
                              f"{self.normalized_shape}")
-        return LayerNormFunction.apply(x, self.weight, self.bias, ndim=k, eps=self.eps)
+
+    def forward(self, x):
+        self.check_input(x)
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
         shape = self.normalized_shape[0] if len(self.normalized_shape) == 1 else self.normalized_shape
@@ -149,81 +144,14 @@ class LayerNorm(Module):
 # ----------------------------------------------------------------------------- blocks
 
 _ACTIVATIONS = {"gelu": GELU, "relu": ReLU}
-_GELU_C, _GELU_K = math.sqrt(2.0 / math.pi), 0.044715  # GELU's tanh approximation, as module 02's GELU
-
-
-class MLPFunction(Function):
-    """Fused position-wise MLP: ``act(x W1^T + b1) W2^T + b2`` with act = GELU (tanh form) or ReLU.
-
-    One graph node for two matmuls and the activation, its temporaries updated in place:
-    in a small transformer the activation's elementwise passes over the (tokens, 4E) hidden
-    layer cost as much as the matmuls, and each new temporary costs an allocation. GELU:
-    ``a = 0.5 h (1 + t)``, ``t = tanh(c (h + k h^3))``; its derivative
-    ``0.5 (1 + t) + 0.5 h (1 - t^2) c (1 + 3 k h^2)``. Biases may be None.
-    """
-
-    @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2, activation="gelu"):
-        rows = x.reshape(-1, x.shape[-1])
-        h = rows @ w1.T
-        if b1 is not None:
-            h += b1
-        if activation == "gelu":
-            t = np.square(h)
-            t *= _GELU_K
-            t += 1.0
-            t *= h
-            t *= _GELU_C
-            np.tanh(t, out=t)
-            a = t + 1.0
-            a *= h
-            a *= 0.5
-            ctx.save_for_backward(rows, w1, w2, h, t, a)
-        else:
-            a = np.maximum(h, 0.0)
-            ctx.save_for_backward(rows, w1, w2, None, None, a)
-        out = a @ w2.T
-        if b2 is not None:
-            out += b2
-        ctx.activation, ctx.shape = activation, x.shape
-        return out.reshape(*x.shape[:-1], w2.shape[0])
-
-    @staticmethod
-    def backward(ctx, g):
-        rows, w1, w2, h, t, a = ctx.saved_tensors
-        need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad[:5]
-        g2 = g.reshape(-1, g.shape[-1])
-        dw2 = g2.T @ a if need_w2 else None
-        db2 = g2.sum(axis=0) if need_b2 else None
-        dh = g2 @ w2  # d(activation output), turned into d(pre-activation) in place
-        if ctx.activation == "gelu":
-            slope = np.square(h)
-            slope *= 3.0 * _GELU_K
-            slope += 1.0
-            slope *= _GELU_C
-            slope *= h
-            one_minus = np.square(t)
-            np.subtract(1.0, one_minus, out=one_minus)
-            slope *= one_minus
-            slope += t
-            slope += 1.0
-            slope *= 0.5
-            dh *= slope
-        else:
-            dh *= a > 0
-        dw1 = dh.T @ rows if need_w1 else None
-        db1 = dh.sum(axis=0) if need_b1 else None
-        dx = (dh @ w1).reshape(ctx.shape) if need_x else None
-        return dx, dw1, db1, dw2, db2
 
 
 class MLP(Module):
     """Position-wise feed-forward network: ``Linear(E, H) -> activation -> Linear(H, E) -> Dropout``.
 
     Applied to every position independently (the same weights everywhere); H = 4E. The
-    activation is GELU in GPT-2 and ReLU in Vaswani et al.'s 2017 Transformer
-    (``FFN(x) = max(0, x W1 + b1) W2 + b2``). The forward pass is one fused primitive
-    (``MLPFunction``); ``forward_composed`` runs the same layers one by one.
+    activation is module 02's GELU in GPT-2 and its ReLU in Vaswani et al.'s 2017 Transformer
+    (``FFN(x) = max(0, x W1 + b1) W2 + b2``).
 
     Args:
         embed_dim: model width E.
@@ -245,21 +173,15 @@ class MLP(Module):
         super().__init__()
         if activation not in _ACTIVATIONS:
             raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
-        hidden_dim = 4 * embed_dim if hidden_dim is None else hidden_dim
+        embed_dim = _positive_int("MLP", "embed_dim", embed_dim)
+        hidden_dim = _positive_int("MLP", "hidden_dim", 4 * embed_dim if hidden_dim is None else hidden_dim)
         self.fc = Linear(embed_dim, hidden_dim, bias=bias)
         self.activation = activation
         self.act = _ACTIVATIONS[activation]()
         self.proj = Linear(hidden_dim, embed_dim, bias=bias)
-        self.drop = Dropout(dropout)
+        self.drop = Dropout(_number("MLP", "dropout", dropout, 0.0, 1.0))
 
     def forward(self, x):
-        """One fused node (``MLPFunction``), then dropout."""
-        out = MLPFunction.apply(x, self.fc.weight, self.fc.bias, self.proj.weight, self.proj.bias,
-                                activation=self.activation)
-        return self.drop(out)
-
-    def forward_composed(self, x):
-        """The same MLP from its layers, ``proj(act(fc(x)))``, differentiated op by op (the reference)."""
         return self.drop(self.proj(self.act(self.fc(x))))
 
 
@@ -290,16 +212,17 @@ class TransformerBlock(Module):
     def __init__(self, embed_dim: int, num_heads: int, mlp_ratio: float = 4.0, dropout: float = 0.0,
                  bias: bool = True, activation: str = "gelu"):
         super().__init__()
+        mlp_ratio = _number("TransformerBlock", "mlp_ratio", mlp_ratio, 0.0, low_open=True)
         self.ln1 = LayerNorm(embed_dim, bias=bias)
         self.attn = MultiHeadAttention(embed_dim, num_heads, dropout=dropout, bias=bias)
         self.drop = Dropout(dropout)
         self.ln2 = LayerNorm(embed_dim, bias=bias)
-        self.mlp = MLP(embed_dim, int(mlp_ratio * embed_dim), dropout=dropout, bias=bias, activation=activation)
+        self.mlp = MLP(embed_dim, max(1, int(mlp_ratio * embed_dim)), dropout=dropout, bias=bias,
+                       activation=activation)
 
-    def forward(self, x, attn_mask=None, is_causal=False, kv_cache=None, layer=0):
-        """One block; ``attn_mask``/``is_causal``/``kv_cache``/``layer`` go to the attention."""
-        attended, _ = self.attn(self.ln1(x), attn_mask=attn_mask, is_causal=is_causal, kv_cache=kv_cache,
-                                layer=layer)
+    def forward(self, x, attn_mask=None, is_causal=False, layer_cache=None):
+        """One block; ``attn_mask``, ``is_causal`` and ``layer_cache`` go to the attention."""
+        attended, _ = self.attn(self.ln1(x), attn_mask=attn_mask, is_causal=is_causal, layer_cache=layer_cache)
         x = x + self.drop(attended)
         return x + self.mlp(self.ln2(x))
 
@@ -314,16 +237,16 @@ class TransformerBlock(Module):
 
 @dataclass
 class GPTConfig:
-    """Sizes of a GPT (as nanoGPT's ``GPTConfig``).
+    """Sizes of a GPT (as nanoGPT's ``GPTConfig``), each checked when the config is made.
 
     Attributes:
         vocab_size: number of token ids.
         context_length: longest sequence the model reads (positions 0..context_length-1);
             nanoGPT calls it ``block_size``.
         n_layer: transformer blocks.
-        n_head: attention heads per block.
+        n_head: attention heads per block (``n_embd`` divisible by it).
         n_embd: model width E.
-        dropout: dropout probability while training.
+        dropout: dropout probability while training, in [0, 1).
         bias: biases in Linear and LayerNorm layers.
         positional: ``"learned"`` (GPT-2) or ``"sinusoidal"`` (Vaswani et al.).
         mlp_ratio: MLP inner width as a multiple of ``n_embd`` (4 in GPT-2).
@@ -331,6 +254,12 @@ class GPTConfig:
         init_std: standard deviation of the initial weights. nanoGPT's 0.02 suits wide
             models (n_embd in the hundreds); a tiny model escapes its first loss plateau
             much sooner with a larger one, about 0.5 / sqrt(n_embd).
+
+    Example:
+        >>> GPTConfig(n_embd=10, n_head=4)
+        Traceback (most recent call last):
+        ...
+        ValueError: GPTConfig: n_embd (10) must be divisible by n_head (4)
     """
 
     vocab_size: int = 64
@@ -345,23 +274,19 @@ class GPTConfig:
     activation: str = "gelu"
     init_std: float = 0.02
 
-
-_SIZE_ALIASES = {"embed_dim": "n_embd", "num_layers": "n_layer", "num_heads": "n_head",
-                 "max_seq_len": "context_length"}
-
-
-def _config_from_keywords(sizes: dict) -> GPTConfig:
-    """A GPTConfig from keyword sizes, accepting the earlier TinyTorch names as aliases."""
-    fields = set(GPTConfig.__dataclass_fields__)
-    values = {}
-    for name, value in sizes.items():
-        field = _SIZE_ALIASES.get(name, name)
-        if field not in fields:
-            raise TypeError(f"GPT: unknown size {name!r}; use {sorted(fields)} or {sorted(_SIZE_ALIASES)}")
-        if field in values:
-            raise TypeError(f"GPT: {field!r} given twice (once as {name!r})")
-        values[field] = value
-    return GPTConfig(**values)
+    def __post_init__(self):
+        for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd"):
+            _positive_int("GPTConfig", name, getattr(self, name))
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+        _number("GPTConfig", "dropout", self.dropout, 0.0, 1.0)
+        _number("GPTConfig", "mlp_ratio", self.mlp_ratio, 0.0, low_open=True)
+        _number("GPTConfig", "init_std", self.init_std, 0.0)
+        for name, allowed in (("positional", ("learned", "sinusoidal")), ("activation", tuple(_ACTIVATIONS))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"GPTConfig: {name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"GPTConfig: bias must be True or False, got {self.bias!r}")
 
 
 class GPT(Module):
@@ -376,10 +301,8 @@ class GPT(Module):
     1/sqrt(2 * n_layer).
 
     Args:
-        config: a ``GPTConfig``. Instead, the sizes may be given as keywords: the config's
-            field names, or the earlier TinyTorch names ``embed_dim``, ``num_layers``,
-            ``num_heads`` and ``max_seq_len`` (``GPT(vocab_size=64, embed_dim=128,
-            num_layers=2, num_heads=4, max_seq_len=256)``).
+        config: a ``GPTConfig``; or, instead, its fields as keywords
+            (``GPT(vocab_size=64, n_embd=128, n_layer=2, n_head=4, context_length=256)``).
 
     Shape:
         - Input: ``(N, T)`` integer token ids, T <= context_length.
@@ -396,13 +319,16 @@ class GPT(Module):
     def __init__(self, config: GPTConfig | None = None, **sizes):
         super().__init__()
         if config is None:
-            config = _config_from_keywords(sizes)
+            unknown = sorted(set(sizes) - {f.name for f in fields(GPTConfig)})
+            if unknown:
+                raise TypeError(f"GPT: unknown size {unknown[0]!r}; the sizes are GPTConfig's fields: "
+                                f"{[f.name for f in fields(GPTConfig)]}")
+            config = GPTConfig(**sizes)
         elif sizes:
             raise TypeError(f"GPT: pass a GPTConfig or keyword sizes, not both (got {sorted(sizes)})")
-        if config.positional not in ("learned", "sinusoidal"):
-            raise ValueError(f"GPT: positional must be 'learned' or 'sinusoidal', got {config.positional!r}")
-        self.config = config
-        c = config
+        elif not isinstance(config, GPTConfig):
+            raise TypeError(f"GPT: config must be a GPTConfig, got {type(config).__name__}")
+        self.config = c = config
         self.tok_emb = Embedding(c.vocab_size, c.n_embd)
         self.pos_emb = (LearnedPositionalEmbedding(c.context_length, c.n_embd) if c.positional == "learned"
                         else PositionalEncoding(c.n_embd, max_len=c.context_length))
@@ -426,34 +352,42 @@ class GPT(Module):
 
     def _check_ids(self, ids, start):
         array = np.asarray(getattr(ids, "data", ids))
-        if array.ndim != 2:
-            raise ValueError(f"GPT: expected token ids of shape (batch, seq_len), got {array.shape}")
+        if array.ndim != 2 or array.shape[1] == 0:
+            raise ValueError(f"GPT: expected token ids of shape (batch, seq_len), seq_len >= 1, got {array.shape}")
         if start + array.shape[1] > self.config.context_length:
             raise ValueError(
                 f"GPT: {start} cached + {array.shape[1]} new positions exceed context_length="
                 f"{self.config.context_length}; crop the input to the last {self.config.context_length} tokens")
         return array
 
-    def forward(self, ids, kv_cache=None):
+    def _layer_caches(self, past_key_values):
+        """One cache per block (or None each), and the number of positions they already hold."""
+        if past_key_values is None:
+            return [None] * len(self.blocks), 0
+        if len(past_key_values) != len(self.blocks):
+            raise ValueError(f"GPT: past_key_values holds {len(past_key_values)} layer caches for "
+                             f"{len(self.blocks)} blocks")
+        return list(past_key_values), int(past_key_values[0].get_seq_length())
+
+    def forward(self, ids, past_key_values=None):
         """Next-token logits for every position.
 
         Args:
             ids: ``(N, T)`` integer token ids (array, list or integer Tensor).
-            kv_cache: optional cache (module 17's ``KVCache`` interface). Its ``length``
-                positions are already cached; ``ids`` are the next T tokens, so their
-                positions start at ``length`` and they attend to every cached key. Every
-                layer appends its keys/values, then the cache ``advance(T)``\\ s once.
+            past_key_values: optional sequence of one cache per block (module 17's
+                ``KVCache`` is one), for decoding under ``no_grad``: each holds the keys and
+                values of ``past_key_values[0].get_seq_length()`` earlier positions. ``ids``
+                are the tokens that follow, so their positions start there; block i hands
+                its cache to its attention, which stores the new keys and values in it.
 
         Returns:
             ``(N, T, vocab_size)`` logits Tensor.
         """
-        start = 0 if kv_cache is None else int(kv_cache.length)
+        caches, start = self._layer_caches(past_key_values)
         ids = self._check_ids(ids, start)
         x = self.drop(self.pos_emb(self.tok_emb(ids), start=start))
-        for layer, block in enumerate(self.blocks):
-            x = block(x, is_causal=True, kv_cache=kv_cache, layer=layer)
-        if kv_cache is not None:
-            kv_cache.advance(ids.shape[1])
+        for block, layer_cache in zip(self.blocks, caches):
+            x = block(x, is_causal=True, layer_cache=layer_cache)
         return self.head(self.ln_f(x))
 
     def attention_weights(self, ids) -> list[np.ndarray]:
@@ -476,43 +410,23 @@ class GPT(Module):
                 x = block(x, is_causal=True)
         return weights
 
-    def new_cache(self, batch_size: int):
-        """An empty ``KVCache`` (module 17) sized for this model and batch."""
-        try:
-            from tinytorch.perf.memoization import KVCache
-        except ImportError as error:
-            raise ImportError(
-                "GPT.generate(use_cache=True) needs module 17 (memoization): tinytorch.perf.memoization.KVCache "
-                f"is not available ({error}). Build module 17 or call generate(..., use_cache=False).") from error
-        c = self.config
-        return KVCache(c.n_layer, batch_size, c.n_head, c.context_length, c.n_embd // c.n_head,
-                       dtype=self.tok_emb.weight.dtype)
-
     def generate(self, ids, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 use_cache: bool = False, kv_cache=None, top_p: float | None = None):
+                 top_p: float | None = None):
         """Continue each sequence by ``max_new_tokens`` tokens, sampled one at a time.
 
-        At each step the model reads the last ``context_length`` tokens (longer inputs are
-        cropped), its last position's logits are divided by ``temperature``, all but the
-        ``top_k`` largest are dropped, then all but the ``top_p`` nucleus (see
-        ``sampling_probs``), and the next token is drawn from what is left with the
-        framework generator (``tinytorch.manual_seed`` makes it reproducible).
-        ``temperature=0`` picks the most likely token (greedy). Runs under ``no_grad``; call
-        ``model.eval()`` first to switch dropout off.
-
-        With ``use_cache=True`` (needs module 17's ``KVCache``) the prompt is processed once
-        and then each step feeds only the newest token, reusing the cached keys and values:
-        the same tokens and logits as without the cache. When the cache is full (the context
-        is exhausted), it is refilled from the last ``context_length`` tokens, exactly what
-        the uncached model reads.
+        At each step the model rereads the last ``context_length`` tokens (longer inputs are
+        cropped), and the next token is drawn by ``sample_next`` from its last position's
+        logits: divided by ``temperature``, cut to the ``top_k`` largest, then to the ``top_p``
+        nucleus, drawn with the framework generator (``tinytorch.manual_seed`` makes it
+        reproducible). ``temperature=0`` picks the most likely token (greedy). Runs under
+        ``no_grad``; call ``model.eval()`` first to switch dropout off. Module 17
+        (memoization) generates the same tokens with a KV cache, without rereading.
 
         Args:
-            ids: ``(N, T)`` prompt token ids, N >= 1 sequences of the same length.
-            max_new_tokens: how many tokens to add.
+            ids: ``(N, T)`` prompt token ids, N >= 1 sequences of the same length T >= 1.
+            max_new_tokens: how many tokens to add (an int >= 0).
             temperature: > 0 sharpens (< 1) or flattens (> 1) the distribution; 0 = greedy.
             top_k: sample among the k most likely tokens only (None = all).
-            use_cache: decode with a KV cache (module 17).
-            kv_cache: a cache to use instead of ``new_cache`` (implies ``use_cache``).
             top_p: nucleus sampling (Holtzman et al. 2019): sample among the fewest most
                 likely tokens whose probabilities add up to at least ``top_p``, in (0, 1]
                 (None = all).
@@ -520,42 +434,13 @@ class GPT(Module):
         Returns:
             ``(N, T + max_new_tokens)`` int64 Tensor: the prompts followed by the new tokens.
         """
-        if temperature < 0:
-            raise ValueError(f"GPT.generate: temperature must be >= 0, got {temperature}")
-        if top_k is not None and not 1 <= top_k:
-            raise ValueError(f"GPT.generate: top_k must be >= 1, got {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"GPT.generate: top_p must be in (0, 1], got {top_p}")
-        out = np.asarray(getattr(ids, "data", ids))
-        if out.ndim != 2 or out.dtype.kind not in "iu" or out.shape[1] == 0:
-            raise ValueError(f"GPT.generate: expected a non-empty (batch, seq_len) integer prompt, got "
-                             f"shape {out.shape} dtype {out.dtype}")
-        out = out.astype(np.int64)
+        out = check_generation("GPT.generate", self, ids, max_new_tokens, temperature, top_k, top_p)
         context = self.config.context_length
-        cache = kv_cache if kv_cache is not None else (self.new_cache(out.shape[0]) if use_cache else None)
         with no_grad():
-            if cache is not None:
-                cache.reset()
             for _ in range(max_new_tokens):
-                if cache is None:
-                    logits = self(out[:, -context:])
-                elif cache.length == 0 or cache.length + 1 > context:
-                    cache.reset()
-                    logits = self(out[:, -context:], kv_cache=cache)  # (re)fill the cache
-                else:
-                    logits = self(out[:, -1:], kv_cache=cache)
-                out = np.concatenate([out, self._pick(logits.data[:, -1, :], temperature, top_k, top_p)], axis=1)
+                logits = self(out[:, -context:]).data[:, -1]
+                out = np.concatenate([out, sample_next(logits, temperature, top_k, top_p)], axis=1)
         return Tensor(out)
-
-    @staticmethod
-    def _pick(logits, temperature, top_k, top_p=None):
-        """Next token per row (N, 1): argmax at temperature 0, else a draw from ``sampling_probs``."""
-        if temperature == 0:
-            return np.asarray(logits).argmax(axis=-1)[:, None]
-        probs = sampling_probs(logits, temperature, top_k, top_p)
-        cdf = np.cumsum(probs, axis=-1)
-        draw = rng().random((probs.shape[0], 1)) * cdf[:, -1:]
-        return np.minimum((cdf <= draw).sum(axis=-1), probs.shape[-1] - 1)[:, None]
 
     def num_parameters(self) -> int:
         """Number of trainable scalars."""
@@ -563,6 +448,41 @@ class GPT(Module):
 
 
 # ----------------------------------------------------------------------------- sampling
+
+
+def _check_sampling(caller: str, temperature, top_k, top_p) -> None:
+    """One clear error for a temperature, top_k or top_p that sampling cannot use."""
+    _number(caller, "temperature", temperature, 0.0)
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1):
+        raise ValueError(f"{caller}: top_k must be an int >= 1 or None, got {top_k!r}")
+    if top_p is not None:
+        _number(caller, "top_p", top_p, 0.0, 1.0, low_open=True, high_open=False)
+
+
+def check_generation(caller: str, model, ids, max_new_tokens, temperature, top_k, top_p) -> np.ndarray:
+    """The prompt as an (N, T) int64 array, after one clear error for any argument generation cannot use.
+
+    Shared by ``GPT.generate`` and module 17's cached generation, so both refuse the same input.
+
+    Example:
+        >>> model = GPT(GPTConfig(vocab_size=5, context_length=4, n_layer=1, n_head=1, n_embd=4))
+        >>> check_generation("generate", model, [[1, 2]], -1, 1.0, None, None)
+        Traceback (most recent call last):
+        ...
+        ValueError: generate: max_new_tokens must be an int >= 0, got -1
+    """
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
+        raise ValueError(f"{caller}: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+    _check_sampling(caller, temperature, top_k, top_p)
+    prompt = np.asarray(getattr(ids, "data", ids))
+    if prompt.ndim != 2 or prompt.dtype.kind not in "iu" or 0 in prompt.shape:
+        raise ValueError(f"{caller}: expected a non-empty (batch, seq_len) integer prompt, got "
+                         f"shape {prompt.shape} dtype {prompt.dtype}")
+    vocab = model.config.vocab_size
+    if prompt.min() < 0 or prompt.max() >= vocab:
+        bad = prompt.min() if prompt.min() < 0 else prompt.max()
+        raise ValueError(f"{caller}: prompt token id {bad} is out of range for vocab_size={vocab}")
+    return prompt.astype(np.int64)
 
 
 def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None):
@@ -575,7 +495,7 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
     probabilities are ranked by token id); renormalise. Everything dropped gets exactly 0.
 
     Args:
-        logits: (N, V) raw scores (array or Tensor).
+        logits: (N, V) raw scores (array or Tensor), no NaN.
         temperature: >= 0.
         top_k: keep the k most likely tokens (None = all).
         top_p: nucleus mass in (0, 1] (None = all).
@@ -591,12 +511,11 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
         [[1.0, 0.0, 0.0, 0.0]]
     """
     logits = np.asarray(getattr(logits, "data", logits), dtype=np.float64)
-    if logits.ndim != 2:
+    if logits.ndim != 2 or 0 in logits.shape:
         raise ValueError(f"sampling_probs: expected logits of shape (N, V), got {logits.shape}")
-    if temperature < 0:
-        raise ValueError(f"sampling_probs: temperature must be >= 0, got {temperature}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"sampling_probs: top_p must be in (0, 1], got {top_p}")
+    _check_sampling("sampling_probs", temperature, top_k, top_p)
+    if np.isnan(logits).any():
+        raise ValueError("sampling_probs: the logits contain NaN (did the model's training diverge?)")
     if temperature == 0:
         probs = np.zeros_like(logits)
         np.put_along_axis(probs, logits.argmax(axis=-1)[:, None], 1.0, axis=-1)
@@ -616,3 +535,21 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
         probs = np.where(keep, probs, 0.0)
         probs /= probs.sum(axis=-1, keepdims=True)
     return probs
+
+
+def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None):
+    """The next token of each row of ``logits`` (N, V), as an (N, 1) int64 array.
+
+    The argmax at temperature 0; otherwise one draw per row from ``sampling_probs``, with the
+    framework generator (one uniform number per row, in row order).
+
+    Example:
+        >>> sample_next(np.array([[0.1, 3.0, 0.2]]), temperature=0).tolist()
+        [[1]]
+    """
+    probs = sampling_probs(logits, temperature, top_k, top_p)
+    if temperature == 0:
+        return probs.argmax(axis=-1)[:, None]
+    cdf = np.cumsum(probs, axis=-1)
+    draw = rng().random((probs.shape[0], 1)) * cdf[:, -1:]
+    return np.minimum((cdf <= draw).sum(axis=-1), probs.shape[-1] - 1)[:, None]

@@ -12,8 +12,8 @@ _EXPORTS = {
                                     "QuantizedConv2d", "quantize_model"),
     "tinytorch.perf.compression": ("magnitude_prune", "structured_prune", "distillation_loss",  # 16
                                    "low_rank_linear", "sparsify_model"),
-    "tinytorch.perf.memoization": ("KVCache",),                                             # 17
-    "tinytorch.perf.acceleration": ("kernel_pairs",),                                       # 18
+    "tinytorch.perf.memoization": ("KVCache", "generate"),                                  # 17
+    "tinytorch.perf.acceleration": ("accelerate", "kernel_pairs"),                          # 18
     "tinytorch.perf.benchmarking": ("Benchmark", "BenchmarkResult", "pareto_frontier", "time_to_quality"),  # 19
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

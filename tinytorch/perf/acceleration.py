@@ -10,15 +10,16 @@ Each pair computes the same numbers (the tests check it) and differs only in how
   (every intermediate is a separate array and a separate graph node with its own backward)
   vs one ``Function`` each, whose hand-written backward needs few saved arrays. The fused
   cross-entropy is also stable for huge logits, where the unfused ``log(softmax(z))``
-  underflows to ``log(0)``.
+  underflows to ``log(0)``. The fused twins of a whole transformer's attention, LayerNorm
+  and MLP, and ``accelerate(model)`` that swaps them in, are in ``tinytorch/perf/fusion.py``.
 * **batching**: a GPT generating for several prompts one prompt at a time (a loop over the
   batch) vs all prompts together. Each decoding step of a small model costs mostly fixed
   overhead (Python, one call per layer, matrix-*vector* products); batched, one step serves
   every prompt with matrix-*matrix* products, so tokens per second grow almost with the batch.
 
 :func:`kernel_pairs` lists every pair with an input generator, so the tests and the
-benchmark (``tests/bench.py``) walk the same list. Fused ops return Tensors and take part
-in autograd like any other op.
+benchmark (``milestones/tools/bench.py``) walk the same list. Fused ops return Tensors and
+take part in autograd like any other op.
 """
 
 from __future__ import annotations
@@ -29,17 +30,20 @@ from typing import Callable
 
 import numpy as np
 
+from tinytorch.core.activations import softmax, tanh
 from tinytorch.core.autograd import Function
 from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import conv2d, conv2d_naive
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformers import GPT, GPTConfig
+from tinytorch.core.transformers import GPT, GPTConfig, layer_norm
+from tinytorch.perf.fusion import FusedLayerNormFunction, accelerate
+from tinytorch.perf.memoization import generate
 
 __all__ = ["matmul_loops", "matmul_blas", "conv2d_loops", "conv2d_im2col",
            "gelu_unfused", "gelu_fused", "layer_norm_unfused", "layer_norm_fused",
            "softmax_cross_entropy_unfused", "softmax_cross_entropy_fused",
-           "generate_one_at_a_time", "generate_batched",
-           "FusedGELU", "FusedLayerNorm", "FusedSoftmaxCrossEntropy", "KernelPair", "kernel_pairs"]
+           "generate_one_at_a_time", "generate_batched", "accelerate",
+           "FusedGELU", "FusedSoftmaxCrossEntropy", "KernelPair", "kernel_pairs"]
 
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
@@ -98,7 +102,7 @@ def gelu_unfused(x: Tensor) -> Tensor:
     About eight graph nodes, each with its own intermediate array and backward.
     """
     inner = (x + x * x * x * _GELU_A) * _GELU_C
-    return x * 0.5 * (inner.tanh() + 1.0)
+    return x * 0.5 * (tanh(inner) + 1.0)
 
 
 class FusedGELU(Function):
@@ -149,52 +153,12 @@ def gelu_fused(x: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------- LayerNorm
 
 def layer_norm_unfused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
-    """LayerNorm over the last dimension from primitives: (x - mean) / sqrt(var + eps) * weight + bias."""
-    mean = x.mean(dim=-1, keepdim=True)
-    centred = x - mean
-    var = (centred * centred).mean(dim=-1, keepdim=True)
-    return centred / (var + eps).sqrt() * weight + bias
-
-
-class FusedLayerNorm(Function):
-    """LayerNorm over the last dimension as one primitive.
-
-    Backward, with xhat = (x - mean) * rstd and dxhat = g * weight (means over the last dim):
-    dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)); dweight = sum(g * xhat);
-    dbias = sum(g) (sums over every leading dimension). Computed in place where possible, with
-    ``einsum`` for the row sums of products (no temporary array for the product).
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, eps=1e-5):
-        xhat = x - x.mean(axis=-1, keepdims=True)
-        var = np.einsum("...i,...i->...", xhat, xhat)[..., None]   # sum of squares, no temporary
-        var /= x.shape[-1]
-        var += eps
-        rstd = np.reciprocal(np.sqrt(var, out=var), out=var)
-        xhat *= rstd
-        ctx.save_for_backward(xhat, rstd, weight)
-        out = xhat * weight
-        out += bias
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        xhat, rstd, weight = ctx.saved_tensors
-        rows = grad_output.reshape(-1, xhat.shape[-1])      # every leading dimension as one
-        dxhat = grad_output * weight
-        mean_dxhat = dxhat.mean(axis=-1, keepdims=True)
-        mean_dxhat_xhat = np.einsum("...i,...i->...", dxhat, xhat)[..., None] / xhat.shape[-1]
-        dx = dxhat
-        dx -= mean_dxhat
-        dx -= xhat * mean_dxhat_xhat
-        dx *= rstd
-        grad_weight = np.einsum("ni,ni->i", rows, xhat.reshape(rows.shape))
-        return dx, grad_weight, rows.sum(axis=0)
+    """LayerNorm over the last dimension composed from primitives: module 13's ``layer_norm``."""
+    return layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
 
 def layer_norm_fused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
-    """LayerNorm over the last dimension as one fused primitive.
+    """LayerNorm over the last dimension as one fused primitive (``FusedLayerNormFunction``).
 
     Examples:
         >>> x = Tensor(np.array([[1.0, 2.0, 3.0]]))
@@ -205,7 +169,7 @@ def layer_norm_fused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5)
     if weight.shape != (x.shape[-1],) or bias.shape != (x.shape[-1],):
         raise ValueError(f"layer_norm_fused: weight {weight.shape} and bias {bias.shape} must both be "
                          f"({x.shape[-1]},) for input {x.shape}")
-    return FusedLayerNorm.apply(x, weight, bias, eps=eps)
+    return FusedLayerNormFunction.apply(x, weight, bias, eps=eps)
 
 
 # ----------------------------------------------------------------------------- softmax + cross-entropy
@@ -226,7 +190,7 @@ def softmax_cross_entropy_unfused(logits: Tensor, targets) -> Tensor:
     Unstable: when a logit is far below the largest, its softmax underflows to 0 and log(0) = -inf.
     """
     y = _targets(targets, logits.shape)
-    probabilities = logits.softmax(dim=-1)
+    probabilities = softmax(logits, dim=-1)
     picked = probabilities[np.arange(len(y)), y]
     return -(picked.log().mean())
 
@@ -276,6 +240,13 @@ def _prompts(prompts) -> np.ndarray:
     return array
 
 
+def _greedy(model, prompts, max_new_tokens, use_cache):
+    """Greedy tokens: module 17's cached generation, or module 13's rereading ``GPT.generate``."""
+    if use_cache:
+        return generate(model, prompts, max_new_tokens, temperature=0).data
+    return model.generate(prompts, max_new_tokens, temperature=0).data
+
+
 def generate_one_at_a_time(model, prompts, max_new_tokens: int, use_cache: bool = True) -> np.ndarray:
     """SLOW reference: greedy generation for each prompt on its own, a Python loop over the batch.
 
@@ -285,8 +256,7 @@ def generate_one_at_a_time(model, prompts, max_new_tokens: int, use_cache: bool 
         >>> generate_one_at_a_time(gpt, np.zeros((3, 2), dtype=np.int64), 4).shape
         (3, 6)
     """
-    return np.concatenate([model.generate(row[None], max_new_tokens, temperature=0, use_cache=use_cache).data
-                           for row in _prompts(prompts)])
+    return np.concatenate([_greedy(model, row[None], max_new_tokens, use_cache) for row in _prompts(prompts)])
 
 
 def generate_batched(model, prompts, max_new_tokens: int, use_cache: bool = True) -> np.ndarray:
@@ -299,7 +269,7 @@ def generate_batched(model, prompts, max_new_tokens: int, use_cache: bool = True
         >>> bool((generate_batched(gpt, prompts, 4) == generate_one_at_a_time(gpt, prompts, 4)).all())
         True
     """
-    return model.generate(_prompts(prompts), max_new_tokens, temperature=0, use_cache=use_cache).data
+    return _greedy(model, _prompts(prompts), max_new_tokens, use_cache)
 
 
 # ----------------------------------------------------------------------------- the pairs
@@ -357,7 +327,8 @@ def kernel_pairs(scale: int = 1) -> list[KernelPair]:
 
     def generation_inputs(rng):
         manual_seed(int(rng.integers(2**31)))
-        model = GPT(GPTConfig(vocab_size=64, context_length=64, n_layer=2, n_head=4, n_embd=64, init_std=0.2))
+        model = accelerate(GPT(GPTConfig(vocab_size=64, context_length=64, n_layer=2, n_head=4, n_embd=64,
+                                         init_std=0.2)))
         model.eval()
         return model, rng.integers(0, 64, (8 * scale, 8)), 24
 

@@ -18,12 +18,13 @@ bias is 1 FLOP per output element. Only the layers that do matrix work are count
   because the attention module comes later, in module 12): the two batched matmuls
   ``Q K^T`` and ``A V`` on an input (B, T, C), ``2 * (2 * B * T * T * C)``, or with keys of
   length S passed as its second argument, ``2 * (2 * B * T * S * C)``; its projections are
-  Linear layers inside it and are counted as such. When it is called with a ``kv_cache``
-  (module 17) holding L positions, the T new queries attend to S = L + T keys. A causal
-  mask does not reduce the count: the masked scores are computed, then zeroed.
+  Linear layers inside it and are counted as such. When it is called with a ``layer_cache``
+  (a cache of earlier keys and values, module 17) holding L positions, the T new queries
+  attend to S = L + T keys. A causal mask does not reduce the count: the masked scores are
+  computed, then zeroed.
 * fused blocks: a module that hands its Linear children's weights to one fused primitive
-  instead of calling them (module 13's transformer ``MLP``) counts each Linear child it did
-  not call as applied to every vector of its input, ``linear_flops(rows, in, out)``.
+  instead of calling them (a fused MLP) counts each Linear child it did not call as applied
+  to every vector of its input, ``linear_flops(rows, in, out)``.
 
 Elementwise layers (activations, pooling, reshapes, dropout, softmax) count 0: they are
 cheap next to the matmuls, and memory-bound rather than compute-bound. Layers are
@@ -43,7 +44,10 @@ memory-bound). A backward pass computes one product of the forward's size per in
 gradient it needs (the input's and the weight's): twice the forward for a layer whose input
 and weight both need gradients, the origin of the "6 x parameters x tokens" rule for a
 training step. Dividing FLOPs by measured time gives each op's achieved GFLOP/s, to hold
-against the machine's peak.
+against the machine's peak. The products of ``LinearFunction``, ``MatMul`` and
+``Conv2dFunction`` are known here; any other primitive that does matrix work states its own
+count with a static method ``flops(shapes, kwargs, needs) -> (forward, backward)`` (the fused
+kernels of a later module do), and every other op counts 0.
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ def attention_flops(batch: int, q_len: int, k_len: int, embed_dim: int) -> int:
 
 @dataclass
 class _Call:
-    """One module call seen during a traced forward pass (``cached``: positions in its kv_cache, if any)."""
+    """One module call seen during a traced forward pass (``cached``: positions in its layer_cache, if any)."""
 
     name: str
     module: object
@@ -153,9 +157,9 @@ def trace_calls(model):
         original = module.forward
 
         def forward(*args, _name=name, _module=module, _original=original, **kwargs):
-            cache = kwargs.get("kv_cache")  # its length now, before this call appends to it
+            cache = kwargs.get("layer_cache")  # its length now, before this call appends to it
             call = _Call(_name, _module, args, kwargs=kwargs,
-                         cached=int(getattr(cache, "length", 0)) if cache is not None else 0)
+                         cached=int(cache.get_seq_length()) if cache is not None else 0)
             calls.append(call)
             call.output = _original(*args, **kwargs)
             return call.output
@@ -235,9 +239,8 @@ def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> 
     ``shapes`` are the shapes of the arrays its forward received, in order (None for other
     arguments); ``needs`` says which positional inputs need a gradient (default: all), since
     a backward computes one product per gradient it needs. Known primitives: LinearFunction,
-    MatMul, MLPFunction, ScaledDotProductAttention, PackedSelfAttention, CachedSelfAttention
-    (its keys: the ``cache`` keyword's ``length`` before the step, plus the new positions),
-    Conv2dFunction; every other op counts 0 (elementwise, memory-bound).
+    MatMul, Conv2dFunction; every other op counts 0 (elementwise, memory-bound), unless its
+    class states its own count (``flops``, see the module docstring; :func:`time_ops` asks it).
 
     Examples:
         >>> op_flops("LinearFunction", ((8, 64), (32, 64), (32,)))        # x, weight, bias
@@ -257,25 +260,6 @@ def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> 
     if op == "MatMul":
         f = _matmul_flops(shapes[0], shapes[1])
         return f, f * (need(0) + need(1))
-    if op == "MLPFunction":  # x (.., E), w1 (H, E), b1, w2 (E, H), b2: two products of the same size
-        x, w1 = shapes[0], shapes[1]
-        f = 2 * _rows(x) * w1[1] * w1[0]
-        return 2 * f, f * (need(3) + 1 + need(1) + need(0))  # dW2, d(hidden) always, dW1, dx
-    if op == "PackedSelfAttention":  # qkv (N, T, 3E): Q K^T and A V over all heads
-        n, t, width = shapes[0]
-        f = 2 * n * t * t * (width // 3)
-        return 2 * f, 4 * f if need(0) else 0  # dV, dA, dQ, dK
-    if op == "CachedSelfAttention":  # qkv (N, T, 3E) over cache.length + T keys; backward reaches Q only
-        n, t, width = shapes[0]
-        cache = kwargs.get("cache")
-        f = 2 * n * t * (int(getattr(cache, "length", 0)) + t) * (width // 3)
-        return 2 * f, 2 * f if need(0) else 0  # dA, dQ
-    if op == "ScaledDotProductAttention":  # q (.., L, E), k (.., S, E), v (.., S, Ev)
-        q, k, v = shapes[:3]
-        batch = int(np.prod(np.broadcast_shapes(q[:-2], k[:-2], v[:-2]), dtype=np.int64))
-        scores = 2 * batch * q[-2] * k[-2] * q[-1]
-        mix = 2 * batch * q[-2] * k[-2] * v[-1]
-        return scores + mix, (mix * need(2) + mix * (need(0) or need(1)) + scores * need(0) + scores * need(1))
     if op == "Conv2dFunction":  # x (N, C, H, W), weight (O, C, kh, kw); output pixels from the stride/padding
         (n, _, h, w), (o, c, kh, kw) = shapes[:2]
         stride, padding = kwargs.get("stride", 1), kwargs.get("padding", 0)
@@ -397,7 +381,9 @@ def time_ops(clock=time.perf_counter, watch: dict | None = None):
     stats: dict[str, OpStat] = {}
     inner = [0.0]  # time spent in timed calls nested inside the current one
 
-    def timed(name, phase, fn):
+    def timed(name, phase, fn, counter=None):
+        count = counter or (lambda shapes, kwargs, needs: op_flops(name, shapes, kwargs, needs))
+
         def wrapper(*args, **kwargs):
             inner.append(0.0)
             start = clock()
@@ -413,13 +399,14 @@ def time_ops(clock=time.perf_counter, watch: dict | None = None):
                     ctx = args[0]
                     shapes = getattr(ctx, "_profiled_shapes", None)
                     if shapes is not None:
-                        stat.backward_flops += op_flops(name, *shapes, needs=getattr(ctx, "needs_input_grad", None))[1]
+                        needs = getattr(ctx, "needs_input_grad", None) or (True,) * len(shapes[0])
+                        stat.backward_flops += count(*shapes, needs)[1]
                 else:
                     stat.calls += 1
                     stat.forward_seconds += elapsed - nested
                     if phase == "forward":
                         shapes = (_shapes(args[1:]), kwargs)
-                        stat.forward_flops += op_flops(name, *shapes)[0]
+                        stat.forward_flops += count(*shapes, (True,) * len(shapes[0]))[0]
                         try:
                             args[0]._profiled_shapes = shapes  # for the backward's count
                         except AttributeError:
@@ -432,7 +419,8 @@ def time_ops(clock=time.perf_counter, watch: dict | None = None):
             for phase in ("forward", "backward"):
                 original = vars(cls).get(phase)
                 if isinstance(original, staticmethod):
-                    setattr(cls, phase, staticmethod(timed(cls.__name__, phase, original.__func__)))
+                    counter = getattr(cls, "flops", None)  # a primitive that states its own FLOPs
+                    setattr(cls, phase, staticmethod(timed(cls.__name__, phase, original.__func__, counter)))
                     patched.append((cls, phase, original))
         for label, (owner, method) in (watch or {}).items():
             had_own = method in vars(owner)

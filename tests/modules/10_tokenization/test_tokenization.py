@@ -64,8 +64,12 @@ def test_special_tokens_wrap_and_can_be_skipped():
 def test_char_decode_accepts_arrays_and_tensors_and_rejects_bad_ids():
     tok = CharTokenizer("abc")
     assert tok.decode(np.array([4, 5])) == "ab"
-    assert tok.decode(Tensor(np.array([[6, 4]]))) == "ca"
+    assert tok.decode(Tensor(np.array([6, 4]))) == "ca"
     assert tok.decode([]) == ""
+    with pytest.raises(ValueError, match=r"decode each row on its own\), got shape \(2, 1\)"):
+        tok.decode(np.array([[6], [4]]))  # a batch is never glued into one string
+    with pytest.raises(ValueError, match="ragged"):
+        tok.decode([[4], [5, 6]])
     with pytest.raises(IndexError, match="token id 7 is out of range for a vocabulary of 7"):
         tok.decode([4, 7])
     with pytest.raises(IndexError, match="token id -1"):
@@ -169,8 +173,10 @@ def test_bpe_encoding_equals_the_merges_applied_one_by_one():
 
 
 def test_bpe_rejects_bad_sizes_and_ids():
-    with pytest.raises(ValueError, match="vocab_size must be >= 256"):
-        BPETokenizer(100)
+    for size in (100, 300.5, "512", None, True):
+        with pytest.raises(ValueError, match=f"BPETokenizer: vocab_size must be an int >= 256 \\(the byte values\\), "
+                                             f"got {size!r}"):
+            BPETokenizer(size)
     with pytest.raises(ValueError, match="supports only 258 tokens"):
         BPETokenizer(300).train("abc")
     tok = BPETokenizer(256).train("")
@@ -214,3 +220,19 @@ def test_bpe_trains_on_the_framework_source_in_seconds():
 
 def test_tokenization_imports_no_later_module():
     assert imported_tinytorch_modules(ROOT / "tinytorch/core/tokenization.py") <= {"tinytorch.core.tensor"}
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: CharTokenizer(123), "CharTokenizer: corpus must be a str or an iterable of str, got int"),
+    (lambda: CharTokenizer(["ab", 3]), "CharTokenizer: corpus must be a str or an iterable of str, got an item of "
+                                       "type int"),
+    (lambda: CharTokenizer("ab").encode(None), "CharTokenizer.encode: text must be a str, got NoneType"),
+    (lambda: CharTokenizer("ab").encode(b"ab"), "CharTokenizer.encode: text must be a str, got bytes"),
+    (lambda: BPETokenizer(260).train(7), "BPETokenizer.train: corpus must be a str or an iterable of str, got int"),
+    (lambda: BPETokenizer(256).encode(None), "BPETokenizer.encode: text must be a str, got NoneType"),
+    (lambda: BPETokenizer(256).encode(5), "BPETokenizer.encode: text must be a str, got int"),
+    (lambda: BPETokenizer(256).token_bytes("a"), "BPETokenizer.token_bytes: token ids must be integers"),
+])
+def test_text_and_corpus_of_the_wrong_type_are_named(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()

@@ -76,6 +76,30 @@ def test_out_of_range_and_float_ids_raise_clear_errors():
         emb(np.array([1.0, 2.0]))
     with pytest.raises(TypeError, match="token ids must be integers"):
         emb(Tensor([1.0]))
+    with pytest.raises(ValueError, match="Embedding: token ids must form a rectangular array, got a ragged nesting"):
+        emb([[1, 2], [3]])
+    with pytest.raises(IndexError, match="scatter_add_rows: token id 7 is out of range for num_embeddings=7"):
+        scatter_add_rows(np.array([7]), np.ones((1, 2)), 7)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: Embedding(0, 3), "Embedding: num_embeddings must be an int >= 1, got 0"),
+    (lambda: Embedding(3, 0), "Embedding: embedding_dim must be an int >= 1, got 0"),
+    (lambda: Embedding(3.5, 2), "Embedding: num_embeddings must be an int >= 1, got 3.5"),
+    (lambda: Embedding(3, 2, padding_idx=3), "Embedding: padding_idx 3 must be an int within num_embeddings=3"),
+    (lambda: Embedding(3, 2, padding_idx=1.5), "Embedding: padding_idx 1.5 must be an int within num_embeddings=3"),
+    (lambda: PositionalEncoding(0), "PositionalEncoding: embed_dim must be an int >= 1, got 0"),
+    (lambda: PositionalEncoding(4, max_len=0), "PositionalEncoding: max_len must be an int >= 1, got 0"),
+    (lambda: LearnedPositionalEmbedding(4, 2.0), "LearnedPositionalEmbedding: embed_dim must be an int >= 1, got 2.0"),
+    (lambda: sinusoidal_table(3, -2), "sinusoidal_table: embed_dim must be an int >= 1, got -2"),
+    (lambda: PositionalEncoding(4, max_len=6)(Tensor(np.zeros((1, 2, 4), np.float32)), start=1.5),
+     "PositionalEncoding: start must be an int >= 0, got 1.5"),
+    (lambda: LearnedPositionalEmbedding(6, 4)(Tensor(np.zeros((1, 2, 4), np.float32)), start=-1),
+     "LearnedPositionalEmbedding: start must be an int >= 0, got -1"),
+])
+def test_bad_sizes_and_offsets_are_named(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
 
 
 def test_padding_idx_row_is_zero_and_gets_no_gradient():

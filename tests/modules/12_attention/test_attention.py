@@ -1,22 +1,17 @@
-"""Module 12: scaled dot-product attention (fused and composed) and multi-head attention."""
+"""Module 12: scaled dot-product attention and multi-head attention, composed from earlier modules."""
 
+import ast
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gradcheck import gradcheck
-from kvcache_double import ArrayKVCache
+from kvcache_double import ConcatLayerCache
 from modulegraph import imported_tinytorch_modules
 
 import tinytorch
-from tinytorch.core.attention import (
-    MultiHeadAttention,
-    PackedSelfAttention,
-    causal_mask,
-    scaled_dot_product_attention,
-    scaled_dot_product_attention_composed,
-)
+from tinytorch.core.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
 
@@ -45,31 +40,30 @@ MASKS = {
 }
 
 
-# ------------------------------------------------------------------ the fused primitive against the composed reference
+# ------------------------------------------------------------------ composed from the earlier modules
+
+def test_attention_writes_no_backward_of_its_own():
+    """Module 12 composes matmul, masked_fill, softmax and dropout: no Function subclass, autograd differentiates."""
+    tree = ast.parse((ROOT / "tinytorch/core/attention.py").read_text())
+    defined = [node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)]
+    assert defined == ["MultiHeadAttention"]
+
+
+def test_attention_equals_softmax_of_the_scores_computed_in_numpy():
+    q, k, v = randn(2, 4, 3), randn(2, 6, 3), randn(2, 6, 5)
+    mask = RNG.random((4, 6)) > 0.3
+    mask[:, 0] = True
+    scores = np.where(mask, q @ k.transpose(0, 2, 1) / np.sqrt(3), -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    out = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), attn_mask=mask)
+    np.testing.assert_allclose(out.data, weights @ v, rtol=1e-5, atol=1e-6)
+
 
 @pytest.mark.parametrize("mask", MASKS, ids=list(MASKS))
-def test_fused_equals_composed_forward_and_gradients(mask):
+def test_attention_gradcheck_float64(mask):
     kwargs = MASKS[mask]()
-    arrays = [randn(2, 3, 4, 5), randn(2, 3, 6, 5), randn(2, 3, 6, 7)]
-    results = []
-    for fn in (scaled_dot_product_attention, scaled_dot_product_attention_composed):
-        inputs = [Tensor(a, requires_grad=True) for a in arrays]
-        out = fn(*inputs, **kwargs)
-        (out * Tensor(np.linspace(-1, 1, out.data.size, dtype=np.float32).reshape(out.shape))).sum().backward()
-        results.append((out.data, [t.grad for t in inputs]))
-    (fused, fused_grads), (composed, composed_grads) = results
-    assert fused.shape == (2, 3, 4, 7) and fused.dtype == np.float32
-    np.testing.assert_allclose(fused, composed, rtol=1e-5, atol=1e-6)
-    for a, b in zip(fused_grads, composed_grads):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("fn", [scaled_dot_product_attention, scaled_dot_product_attention_composed],
-                         ids=["fused", "composed"])
-@pytest.mark.parametrize("mask", MASKS, ids=list(MASKS))
-def test_attention_gradcheck_float64(fn, mask):
-    kwargs = MASKS[mask]()
-    gradcheck(lambda q, k, v: fn(q, k, v, **kwargs), RNG.standard_normal((2, 1, 4, 3)),
+    gradcheck(lambda q, k, v: scaled_dot_product_attention(q, k, v, **kwargs), RNG.standard_normal((2, 1, 4, 3)),
               RNG.standard_normal((2, 1, 6, 3)), RNG.standard_normal((2, 1, 6, 2)))
 
 
@@ -78,15 +72,15 @@ def test_gradcheck_with_broadcast_batch_dims_and_a_custom_scale():
               RNG.standard_normal((1, 3, 5, 3)), RNG.standard_normal((1, 3, 5, 2)))
 
 
-def test_dropout_uses_the_same_framework_draws_in_both_forms():
+def test_dropout_draws_from_the_framework_generator():
     q, k, v = randn(2, 4, 3), randn(2, 5, 3), randn(2, 5, 3)
     tinytorch.manual_seed(7)
-    fused = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), dropout_p=0.5)
+    first = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), dropout_p=0.5)
     tinytorch.manual_seed(7)
-    composed = scaled_dot_product_attention_composed(Tensor(q), Tensor(k), Tensor(v), dropout_p=0.5)
-    np.testing.assert_allclose(fused.data, composed.data, rtol=1e-5, atol=1e-6)
+    again = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), dropout_p=0.5)
+    np.testing.assert_array_equal(first.data, again.data)
     no_drop = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v))
-    assert not np.allclose(fused.data, no_drop.data)
+    assert not np.allclose(first.data, no_drop.data)
 
 
 def test_dropout_gradcheck_with_a_fixed_mask():
@@ -98,43 +92,20 @@ def test_dropout_gradcheck_with_a_fixed_mask():
     gradcheck(fn, randn(2, 4, 3))
 
 
-def split_heads_attention(qkv, heads, **kwargs):
-    """The packed primitive's maths from Tensor ops and the general fused function: the reference."""
-    n, t, width = qkv.shape
-    parts = qkv.reshape(n, t, 3, heads, width // (3 * heads)).permute(2, 0, 3, 1, 4)
-    out = scaled_dot_product_attention(parts[0], parts[1], parts[2], **kwargs)
-    return out.transpose(1, 2).reshape(n, t, width // 3)
-
-
-@pytest.mark.parametrize("mask", ["none", "causal", "bool"])
-def test_packed_self_attention_equals_splitting_the_heads(mask):
-    allowed = {"none": None, "causal": causal_mask(5), "bool": RNG.random((5, 5)) > 0.3}[mask]
-    qkv = randn(2, 5, 24)
-    results = []
-    for fn in (lambda t: PackedSelfAttention.apply(t, num_heads=2, allowed=allowed, scale=0.5),
-               lambda t: split_heads_attention(t, 2, attn_mask=allowed, scale=0.5)):
-        x = Tensor(qkv, requires_grad=True)
-        out = fn(x)
-        (out * Tensor(np.sin(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))).sum().backward()
-        results.append((out.data, x.grad))
-    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-6)
-
-
-def test_packed_self_attention_gradcheck_float64():
-    gradcheck(lambda t: PackedSelfAttention.apply(t, num_heads=2, allowed=causal_mask(4), scale=0.7),
-              RNG.standard_normal((2, 4, 12)))
-
-
 # ------------------------------------------------------------------ masks
 
 def test_masked_keys_get_exactly_zero_weight():
+    """Whatever a masked key's value is, the output does not move: its weight is exactly 0."""
     mask = with_a_fully_masked_row()
-    q, k, v = Tensor(randn(1, 4, 5)), Tensor(randn(1, 6, 5)), Tensor(randn(1, 6, 5))
-    _, weights = scaled_dot_product_attention_composed(q, k, v, attn_mask=mask, return_weights=True)
-    assert (weights.data[0][~mask] == 0.0).all()
-    rows = weights.data[0].sum(axis=-1)
-    np.testing.assert_allclose(np.delete(rows, 2), 1.0, rtol=1e-6)
+    q, k, v = randn(1, 4, 5), randn(1, 6, 5), randn(1, 6, 5)
+    out = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v), attn_mask=mask).data
+    for key in range(1, 6):
+        v2 = v.copy()
+        v2[:, key] = 1e6
+        moved = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v2), attn_mask=mask).data
+        blind = ~mask[:, key]  # the queries that may not see this key
+        np.testing.assert_array_equal(moved[0, blind], out[0, blind])
+        assert (np.abs(moved[0, ~blind] - out[0, ~blind]) > 1).all()
 
 
 def test_a_fully_masked_row_gives_zero_output_and_zero_gradient_without_warnings():
@@ -172,7 +143,10 @@ def test_causal_mask_helper_with_an_offset():
     (dict(attn_mask=np.ones((4, 6), np.int64)), TypeError, "must be bool"),
     (dict(attn_mask=np.ones((3, 6), bool)), ValueError, r"attn_mask shape \(3, 6\) does not broadcast to \(..., 4, 6\)"),
     (dict(attn_mask=np.ones((4, 6), bool), is_causal=True), ValueError, "either attn_mask or is_causal"),
-    (dict(dropout_p=1.0), ValueError, r"dropout_p must be in \[0, 1\)"),
+    (dict(dropout_p=1.0), ValueError, r"dropout_p must be a number in \[0, 1\), got 1.0"),
+    (dict(dropout_p=float("nan")), ValueError, r"dropout_p must be a number in \[0, 1\), got nan"),
+    (dict(scale=float("inf")), ValueError, "scale must be a finite number or None, got inf"),
+    (dict(scale="0.5"), ValueError, "scale must be a finite number or None"),
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, error, match):
     q, k, v = Tensor(randn(4, 3)), Tensor(randn(6, 3)), Tensor(randn(6, 3))
@@ -180,9 +154,15 @@ def test_bad_arguments_raise_clear_errors(kwargs, error, match):
         scaled_dot_product_attention(q, k, v, **kwargs)
 
 
-def test_mismatched_shapes_are_named():
+def test_mismatched_shapes_and_types_are_named():
     with pytest.raises(ValueError, match=r"query \(4, 3\) and key \(6, 2\)"):
         scaled_dot_product_attention(Tensor(randn(4, 3)), Tensor(randn(6, 2)), Tensor(randn(6, 3)))
+    with pytest.raises(ValueError, match=r"the batch dims of query \(2, 4, 3\), key \(3, 6, 3\)"):
+        scaled_dot_product_attention(Tensor(randn(2, 4, 3)), Tensor(randn(3, 6, 3)), Tensor(randn(3, 6, 3)))
+    with pytest.raises(TypeError, match="query, key and value must be Tensors, got ndarray, Tensor, Tensor"):
+        scaled_dot_product_attention(randn(4, 3), Tensor(randn(6, 3)), Tensor(randn(6, 3)))
+    with pytest.raises(ValueError, match=r"need shape \(..., seq, dim\)"):
+        scaled_dot_product_attention(Tensor(randn(3)), Tensor(randn(6, 3)), Tensor(randn(6, 3)))
 
 
 # ------------------------------------------------------------------ multi-head attention
@@ -257,52 +237,63 @@ def test_mha_need_weights_path_has_the_same_gradients():
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_mha_decoding_with_a_kv_cache_equals_full_causal_attention():
+def test_mha_decoding_with_a_layer_cache_equals_full_causal_attention():
     mha = MultiHeadAttention(8, 2)
     x = randn(2, 6, 8)
+    cache = ConcatLayerCache()
     with no_grad():
         full = mha(Tensor(x), is_causal=True)[0].data
-        cache = ArrayKVCache(1, 2, 2, 6, 4)
-        steps = [mha(Tensor(x[:, :3]), is_causal=True, kv_cache=cache)[0].data]
-        cache.advance(3)
-        for t in range(3, 6):
-            steps.append(mha(Tensor(x[:, t:t + 1]), is_causal=True, kv_cache=cache)[0].data)
-            cache.advance(1)
+        steps = [mha(Tensor(x[:, :3]), is_causal=True, layer_cache=cache)[0].data]
+        for new in (x[:, 3:5], x[:, 5:6]):  # two new positions (the causal mask offset by 3), then one
+            steps.append(mha(Tensor(new), is_causal=True, layer_cache=cache)[0].data)
     np.testing.assert_allclose(np.concatenate(steps, axis=1), full, rtol=1e-5, atol=1e-6)
+    assert cache.calls == [("update", 0, 3), ("update", 0, 2), ("update", 0, 1)] and cache.get_seq_length() == 6
 
 
-def test_fused_cached_attention_equals_the_general_path_with_gradients_to_the_queries():
-    """The decoding fast path (CachedSelfAttention: one node, no mask for one new position) gives the
-    outputs and the input/parameter gradients of the general cached path (projections, masked
-    attention with the cached keys and values as constants), here reached with need_weights=True."""
+def test_mha_with_a_layer_cache_and_no_causal_mask_sees_every_cached_key():
     mha = MultiHeadAttention(8, 2)
-    x = randn(2, 6, 8)
-    results = []
-    for need_weights in (False, True):
-        cache = ArrayKVCache(1, 2, 2, 6, 4)
-        with no_grad():
-            mha(Tensor(x[:, :3]), is_causal=True, kv_cache=cache)
-        cache.advance(3)
-        for new in (x[:, 3:5], x[:, 5:6]):  # two new positions (causal mask needed), then one
-            xt = Tensor(new, requires_grad=True)
-            mha.zero_grad()
-            out, _ = mha(xt, is_causal=True, kv_cache=cache, need_weights=need_weights)
-            (out * Tensor(np.cos(np.arange(out.data.size)).reshape(out.shape).astype(np.float32))).sum().backward()
-            cache.advance(new.shape[1])
-            results.append([out.data, xt.grad] + [p.grad for p in mha.parameters()])
-    for fused, general in zip(results[:2], results[2:]):
-        for a, b in zip(fused, general):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    x = randn(1, 5, 8)
+    cache = ConcatLayerCache()
+    with no_grad():
+        mha(Tensor(x[:, :3]), layer_cache=cache)
+        out, weights = mha(Tensor(x[:, 3:]), layer_cache=cache, need_weights=True)
+        full = mha(Tensor(x))[0].data
+    np.testing.assert_allclose(out.data, full[:, 3:], rtol=1e-5, atol=1e-6)
+    assert weights.shape == (1, 2, 5) and (weights.data > 0).all()
 
 
 def test_mha_rejects_bad_configurations_and_inputs():
     with pytest.raises(ValueError, match=r"embed_dim \(10\) must be divisible by num_heads \(4\)"):
         MultiHeadAttention(10, 4)
+    for args, match in (((0, 1), "embed_dim must be a positive int, got 0"),
+                        ((8, 0), "num_heads must be a positive int, got 0"),
+                        ((8.0, 2), "embed_dim must be a positive int, got 8.0"),
+                        ((True, 1), "embed_dim must be a positive int, got True")):
+        with pytest.raises(ValueError, match=f"MultiHeadAttention: {match}"):
+            MultiHeadAttention(*args)
+    for p in (-0.1, 1.0, float("nan"), "0.1"):
+        with pytest.raises(ValueError, match=r"MultiHeadAttention: dropout must be a number in \[0, 1\)"):
+            MultiHeadAttention(8, 2, dropout=p)
     mha = MultiHeadAttention(8, 2)
     with pytest.raises(ValueError, match=r"expected query of shape \(batch, seq, 8\), got \(2, 5, 6\)"):
         mha(Tensor(randn(2, 5, 6)))
+    with pytest.raises(ValueError, match=r"expected query of shape \(batch, seq, 8\), got ndarray"):
+        mha(randn(2, 5, 8))
+    with pytest.raises(ValueError, match=r"expected key of shape \(batch, seq, 8\)"):
+        mha(Tensor(randn(2, 5, 8)), Tensor(randn(2, 5, 4)), Tensor(randn(2, 5, 8)))
+    with pytest.raises(ValueError, match="key .* and value .* must share batch and sequence dims"):
+        mha(Tensor(randn(2, 5, 8)), Tensor(randn(2, 5, 8)), Tensor(randn(2, 4, 8)))
     with pytest.raises(ValueError, match="self-attention only"):
-        mha(Tensor(randn(1, 2, 8)), Tensor(randn(1, 2, 8)), kv_cache=ArrayKVCache(1, 1, 2, 4, 4))
+        mha(Tensor(randn(1, 2, 8)), Tensor(randn(1, 2, 8)), layer_cache=ConcatLayerCache())
+    with pytest.raises(ValueError, match="either attn_mask or is_causal"):
+        mha(Tensor(randn(1, 2, 8)), attn_mask=np.ones((2, 2), bool), is_causal=True)
+
+
+def test_a_layer_cache_while_recording_gradients_is_refused():
+    """Cached keys and values are stored arrays: training through them would silently lose gradients."""
+    mha = MultiHeadAttention(8, 2)
+    with pytest.raises(RuntimeError, match="layer_cache is for decoding under no_grad"):
+        mha(Tensor(randn(1, 2, 8)), is_causal=True, layer_cache=ConcatLayerCache())
 
 
 def test_mha_dropout_only_while_training():
@@ -316,5 +307,6 @@ def test_mha_dropout_only_while_training():
 
 
 def test_attention_imports_only_earlier_modules():
-    allowed = {"tinytorch.core.autograd", "tinytorch.core.layers", "tinytorch.core.random", "tinytorch.core.tensor"}
+    allowed = {"tinytorch.core.activations", "tinytorch.core.autograd", "tinytorch.core.layers",
+               "tinytorch.core.tensor"}
     assert imported_tinytorch_modules(ROOT / "tinytorch/core/attention.py") <= allowed

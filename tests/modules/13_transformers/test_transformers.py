@@ -1,29 +1,22 @@
-"""Module 13: LayerNorm (fused vs composed), MLP, TransformerBlock and GPT (forward, causality, generate, KV cache)."""
+"""Module 13: LayerNorm, MLP, TransformerBlock and GPT (forward, causality, generate, past keys and values),
+composed from the earlier modules."""
 
-import sys
+import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
 from gradcheck import gradcheck
-from kvcache_double import ArrayKVCache
+from kvcache_double import layer_caches
 from modulegraph import imported_tinytorch_modules
 
 import tinytorch
+from tinytorch.core.activations import GELU, ReLU
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformers import (
-    GPT,
-    MLP,
-    GPTConfig,
-    LayerNorm,
-    LayerNormFunction,
-    MLPFunction,
-    TransformerBlock,
-    layer_norm_composed,
-)
+from tinytorch.core.transformers import MLP, GPT, GPTConfig, LayerNorm, TransformerBlock, layer_norm, sample_next
 
 ROOT = Path(__file__).resolve().parents[3]
 RNG = np.random.default_rng(13)
@@ -41,31 +34,32 @@ def tiny_gpt(seed=0, **overrides):
     return GPT(GPTConfig(**{**config, **overrides})).eval()
 
 
+def test_transformers_write_no_backward_of_their_own():
+    """Module 13 composes Tensor ops and earlier modules: no Function subclass, autograd differentiates."""
+    tree = ast.parse((ROOT / "tinytorch/core/transformers.py").read_text())
+    defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
+    assert defined == {"LayerNorm", "MLP", "TransformerBlock", "GPTConfig", "GPT"}
+
+
 # ------------------------------------------------------------------ LayerNorm
 
-def test_layer_norm_fused_equals_composed_forward_and_gradients():
+def test_layer_norm_equals_its_numpy_definition():
     x = RNG.standard_normal((3, 5, 8)).astype(np.float32) * 3 + 1
     w, b = RNG.standard_normal(8).astype(np.float32), RNG.standard_normal(8).astype(np.float32)
-    results = []
-    for fn in (lambda *t: LayerNormFunction.apply(*t), layer_norm_composed):
-        inputs = [Tensor(a, requires_grad=True) for a in (x, w, b)]
-        out = fn(*inputs)
-        (out * Tensor(np.cos(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))).sum().backward()
-        results.append([out.data] + [t.grad for t in inputs])
-    for fused, composed in zip(*results):
-        np.testing.assert_allclose(fused, composed, rtol=1e-4, atol=1e-5)
+    expected = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5) * w + b
+    np.testing.assert_allclose(layer_norm(Tensor(x), (8,), Tensor(w), Tensor(b)).data, expected, rtol=1e-4,
+                               atol=1e-5)
 
 
-@pytest.mark.parametrize("fn", [lambda x, w, b: LayerNormFunction.apply(x, w, b), layer_norm_composed],
-                         ids=["fused", "composed"])
-def test_layer_norm_gradcheck_float64(fn):
-    gradcheck(fn, RNG.standard_normal((2, 3, 5)), RNG.standard_normal(5), RNG.standard_normal(5))
+def test_layer_norm_gradcheck_float64():
+    gradcheck(lambda x, w, b: layer_norm(x, (5,), w, b), RNG.standard_normal((2, 3, 5)), RNG.standard_normal(5),
+              RNG.standard_normal(5))
 
 
 def test_layer_norm_gradcheck_over_two_trailing_dims_and_without_affine():
-    gradcheck(lambda x, w, b: LayerNormFunction.apply(x, w, b, ndim=2), RNG.standard_normal((2, 3, 4)),
+    gradcheck(lambda x, w, b: layer_norm(x, (3, 4), w, b), RNG.standard_normal((2, 3, 4)),
               RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4)))
-    gradcheck(lambda x: LayerNormFunction.apply(x), RNG.standard_normal((4, 6)))
+    gradcheck(lambda x: layer_norm(x, (6,)), RNG.standard_normal((4, 6)))
 
 
 def test_layer_norm_module_normalises_and_learns_scale_and_shift():
@@ -90,31 +84,20 @@ def test_layer_norm_is_stable_for_constant_and_huge_inputs():
 
 # ------------------------------------------------------------------ MLP and block
 
-@pytest.mark.parametrize("activation", ["gelu", "relu"])
-def test_fused_mlp_equals_its_layers_forward_and_gradients(activation):
+@pytest.mark.parametrize("activation,kind", [("gelu", GELU), ("relu", ReLU)])
+def test_mlp_is_linear_then_module_02s_activation_then_linear(activation, kind):
     tinytorch.manual_seed(2)
     mlp = MLP(8, 16, activation=activation)
+    assert type(mlp.act) is kind and [n for n, _ in mlp.named_parameters()] == [
+        "fc.weight", "fc.bias", "proj.weight", "proj.bias"]
     x = RNG.standard_normal((3, 4, 8)).astype(np.float32)
-    results = []
-    for forward in (mlp.forward, mlp.forward_composed):
-        mlp.zero_grad()
-        xt = Tensor(x, requires_grad=True)
-        out = forward(xt)
-        (out * Tensor(np.cos(np.arange(out.data.size, dtype=np.float32)).reshape(out.shape))).sum().backward()
-        results.append([out.data, xt.grad] + [p.grad for p in mlp.parameters()])
-    for fused, composed in zip(*results):
-        np.testing.assert_allclose(fused, composed, rtol=1e-4, atol=1e-5)
-
-
-@pytest.mark.parametrize("activation", ["gelu", "relu"])
-def test_fused_mlp_gradcheck_float64(activation):
-    def fn(x, w1, b1, w2, b2):
-        return MLPFunction.apply(x, w1, b1, w2, b2, activation=activation)
-    # random pre-activations sit nowhere near ReLU's kink at the scale of eps = 1e-6
-    gradcheck(fn, RNG.standard_normal((2, 3, 4)), RNG.standard_normal((6, 4)), RNG.standard_normal(6),
-              RNG.standard_normal((4, 6)), RNG.standard_normal(4))
-    gradcheck(lambda x, w1, w2: MLPFunction.apply(x, w1, None, w2, None, activation=activation),
-              RNG.standard_normal((5, 4)), RNG.standard_normal((3, 4)), RNG.standard_normal((2, 3)))
+    hidden = x @ mlp.fc.weight.data.T + mlp.fc.bias.data
+    if activation == "gelu":
+        hidden = 0.5 * hidden * (1 + np.tanh(np.sqrt(2 / np.pi) * (hidden + 0.044715 * hidden ** 3)))
+    else:
+        hidden = np.maximum(hidden, 0)
+    expected = hidden @ mlp.proj.weight.data.T + mlp.proj.bias.data
+    np.testing.assert_allclose(mlp(Tensor(x)).data, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_mlp_rejects_an_unknown_activation():
@@ -156,8 +139,6 @@ def test_gpt_logits_shape_parameters_and_config():
     assert names[:2] == ["tok_emb.weight", "pos_emb.weight"] and names[-1] == "head.weight"
     assert model.num_parameters() == sum(p.data.size for p in model.parameters())
     assert isinstance(tiny_gpt(positional="sinusoidal")(np.zeros((1, 4), np.int64)), Tensor)
-    with pytest.raises(ValueError, match="positional must be 'learned' or 'sinusoidal'"):
-        GPT(GPTConfig(positional="rotary"))
 
 
 def test_gpt_attention_weights_are_causal_and_match_the_forward_pass():
@@ -174,20 +155,39 @@ def test_gpt_attention_weights_are_causal_and_match_the_forward_pass():
         np.testing.assert_allclose(weights[0], model.blocks[0].attention_weights(x, is_causal=True).data, rtol=1e-6)
 
 
-def test_gpt_accepts_keyword_sizes_and_the_earlier_tinytorch_names():
+def test_gpt_accepts_keyword_sizes_by_the_configs_field_names():
     tinytorch.manual_seed(0)
-    a = GPT(vocab_size=20, embed_dim=16, num_layers=1, num_heads=2, max_seq_len=12)
+    a = GPT(vocab_size=20, n_embd=16, n_layer=1, n_head=2, context_length=12)
     tinytorch.manual_seed(0)
     b = GPT(GPTConfig(vocab_size=20, n_embd=16, n_layer=1, n_head=2, context_length=12))
     assert a.config == b.config
     for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
         np.testing.assert_array_equal(p.data, q.data, err_msg=name)
-    with pytest.raises(TypeError, match="unknown size 'layers'"):
-        GPT(vocab_size=20, layers=2)
-    with pytest.raises(TypeError, match="'n_embd' given twice"):
-        GPT(n_embd=8, embed_dim=8)
+    with pytest.raises(TypeError, match="GPT: unknown size 'embed_dim'; the sizes are GPTConfig's fields"):
+        GPT(vocab_size=20, embed_dim=16)
     with pytest.raises(TypeError, match="not both"):
         GPT(GPTConfig(), n_layer=3)
+    with pytest.raises(TypeError, match="config must be a GPTConfig, got dict"):
+        GPT({"n_layer": 2})
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("vocab_size", 0, "vocab_size must be a positive int, got 0"),
+    ("context_length", 2.5, "context_length must be a positive int, got 2.5"),
+    ("n_layer", -1, "n_layer must be a positive int, got -1"),
+    ("n_head", True, "n_head must be a positive int, got True"),
+    ("n_embd", 10, r"n_embd \(10\) must be divisible by n_head \(4\)"),
+    ("dropout", 1.0, r"dropout must be a finite number in \[0, 1\), got 1.0"),
+    ("dropout", float("nan"), r"dropout must be a finite number in \[0, 1\), got nan"),
+    ("mlp_ratio", 0, r"mlp_ratio must be a finite number in \(0, inf\), got 0"),
+    ("init_std", -0.1, r"init_std must be a finite number in \[0, inf\), got -0.1"),
+    ("positional", "rotary", "positional must be one of \\('learned', 'sinusoidal'\\), got 'rotary'"),
+    ("activation", "swish", "activation must be one of \\('gelu', 'relu'\\), got 'swish'"),
+    ("bias", "yes", "bias must be True or False, got 'yes'"),
+])
+def test_gpt_config_refuses_bad_sizes_naming_the_field(field, value, match):
+    with pytest.raises(ValueError, match=f"GPTConfig: {match}"):
+        GPTConfig(**{field: value})
 
 
 def test_gpt_initialisation_follows_nanogpt():
@@ -302,12 +302,12 @@ def test_each_row_of_a_batch_is_generated_as_if_alone():
 def test_sampling_follows_the_softmax_and_top_k_restricts_it():
     logits = np.log(np.array([[0.1, 0.2, 0.3, 0.4]]))
     tinytorch.manual_seed(0)
-    draws = np.concatenate([GPT._pick(logits, 1.0, None) for _ in range(4000)])[:, 0]
+    draws = np.concatenate([sample_next(logits, 1.0) for _ in range(4000)])[:, 0]
     np.testing.assert_allclose(np.bincount(draws, minlength=4) / 4000, [0.1, 0.2, 0.3, 0.4], atol=0.03)
-    top2 = np.concatenate([GPT._pick(logits, 1.0, 2) for _ in range(2000)])[:, 0]
+    top2 = np.concatenate([sample_next(logits, 1.0, top_k=2) for _ in range(2000)])[:, 0]
     assert set(top2) == {2, 3}
     np.testing.assert_allclose((top2 == 3).mean(), 0.4 / 0.7, atol=0.04)
-    hot = np.concatenate([GPT._pick(logits, 100.0, None) for _ in range(2000)])[:, 0]
+    hot = np.concatenate([sample_next(logits, 100.0) for _ in range(2000)])[:, 0]
     np.testing.assert_allclose(np.bincount(hot, minlength=4) / 2000, 0.25, atol=0.04)
 
 
@@ -321,59 +321,76 @@ def test_generate_crops_to_the_context_length():
         np.testing.assert_array_equal(out[:, 21], model(out[:, 13:21]).data[:, -1].argmax(-1))
 
 
-def test_generate_rejects_bad_arguments():
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(max_new_tokens=-1), "max_new_tokens must be an int >= 0, got -1"),
+    (dict(max_new_tokens=2.5), "max_new_tokens must be an int >= 0, got 2.5"),
+    (dict(max_new_tokens=True), "max_new_tokens must be an int >= 0, got True"),
+    (dict(temperature=-1), r"temperature must be a finite number in \[0, inf\), got -1"),
+    (dict(temperature=float("nan")), r"temperature must be a finite number in \[0, inf\), got nan"),
+    (dict(temperature=float("inf")), r"temperature must be a finite number in \[0, inf\), got inf"),
+    (dict(top_k=0), "top_k must be an int >= 1 or None, got 0"),
+    (dict(top_k=2.5), "top_k must be an int >= 1 or None, got 2.5"),
+    (dict(top_p=0), r"top_p must be a finite number in \(0, 1\], got 0"),
+    (dict(top_p=float("nan")), r"top_p must be a finite number in \(0, 1\], got nan"),
+    (dict(ids=np.zeros((1, 0), np.int64)), r"expected a non-empty \(batch, seq_len\) integer prompt, got shape \(1, 0\)"),
+    (dict(ids=np.zeros((0, 2), np.int64)), r"expected a non-empty \(batch, seq_len\) integer prompt, got shape \(0, 2\)"),
+    (dict(ids=np.zeros(3, np.int64)), r"expected a non-empty \(batch, seq_len\) integer prompt, got shape \(3,\)"),
+    (dict(ids=np.zeros((1, 2))), "expected a non-empty .* integer prompt, got shape \\(1, 2\\) dtype float64"),
+    (dict(ids=np.array([[3, 11]])), "prompt token id 11 is out of range for vocab_size=11"),
+    (dict(ids=np.array([[-1, 3]])), "prompt token id -1 is out of range for vocab_size=11"),
+])
+def test_generate_refuses_bad_arguments_naming_them(kwargs, match):
     model = tiny_gpt()
-    with pytest.raises(ValueError, match="temperature must be >= 0"):
-        model.generate(np.zeros((1, 1), np.int64), 2, temperature=-1)
-    with pytest.raises(ValueError, match="top_k must be >= 1"):
-        model.generate(np.zeros((1, 1), np.int64), 2, top_k=0)
-    with pytest.raises(ValueError, match="non-empty \\(batch, seq_len\\) integer prompt"):
-        model.generate(np.zeros((1, 0), np.int64), 2)
+    arguments = dict(ids=np.zeros((1, 2), np.int64), max_new_tokens=3) | kwargs
+    with pytest.raises(ValueError, match=f"GPT.generate: {match}"):
+        model.generate(**arguments)
 
 
-# ------------------------------------------------------------------ KV cache (module 17's interface, test double)
+def test_nan_logits_are_an_error_not_token_0():
+    model = tiny_gpt()
+    model.head.weight.data[0, 0] = np.nan
+    with pytest.raises(ValueError, match="the logits contain NaN"):
+        model.generate(np.ones((1, 2), np.int64), 2, temperature=0)
 
-def test_cached_forward_gives_the_logits_of_the_full_forward():
+
+# ------------------------------------------------------------------ past keys and values (the per-layer cache protocol)
+
+def test_forward_with_past_key_values_gives_the_logits_of_the_full_forward():
     model = tiny_gpt()
     ids = RNG.integers(0, 11, (2, 8))
-    cache = ArrayKVCache(2, 2, 2, 8, 8)
+    caches = layer_caches(2)
     with no_grad():
         full = model(ids).data
-        pieces = [model(ids[:, :5], kv_cache=cache).data]
+        pieces = [model(ids[:, :5], past_key_values=caches).data]
         for t in range(5, 8):
-            pieces.append(model(ids[:, t:t + 1], kv_cache=cache).data)
+            pieces.append(model(ids[:, t:t + 1], past_key_values=caches).data)
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-5, atol=1e-5)
-    assert cache.length == 8
-    assert cache.calls[:3] == [("update", 0, 5), ("update", 1, 5), ("advance", 5)]
+    assert [c.get_seq_length() for c in caches] == [8, 8]
+    assert caches[0].calls[:4] == [("update", 0, 5), ("update", 1, 5), ("update", 0, 1), ("update", 1, 1)]
 
 
-@pytest.mark.parametrize("temperature,top_k", [(0, None), (0.8, 3)])
-def test_cached_generation_equals_uncached_generation(temperature, top_k):
+def test_positions_start_at_the_cached_length_for_both_position_embeddings():
+    for positional in ("learned", "sinusoidal"):
+        model = tiny_gpt(positional=positional)
+        ids = RNG.integers(0, 11, (1, 6))
+        caches = layer_caches(2)
+        with no_grad():
+            model(ids[:, :4], past_key_values=caches)
+            step = model(ids[:, 4:], past_key_values=caches).data
+            np.testing.assert_allclose(step, model(ids).data[:, 4:], rtol=1e-5, atol=1e-5)
+
+
+def test_past_key_values_errors_are_clear():
     model = tiny_gpt()
-    prompt = RNG.integers(0, 11, (3, 3))
-    tinytorch.manual_seed(5)
-    plain = model.generate(prompt, 12, temperature=temperature, top_k=top_k).data  # runs past the context
-    tinytorch.manual_seed(5)
-    cache = ArrayKVCache(2, 3, 2, 8, 8)
-    cached = model.generate(prompt, 12, temperature=temperature, top_k=top_k, kv_cache=cache).data
-    np.testing.assert_array_equal(cached, plain)
-    updates = [c for c in cache.calls if c[0] == "update" and c[1] == 0]
-    assert updates[0] == ("update", 0, 3) and updates[1] == ("update", 0, 1)  # prompt once, then one token
-
-
-def test_use_cache_without_module_17_names_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "tinytorch.perf.memoization", None)
-    with pytest.raises(ImportError, match="needs module 17 \\(memoization\\)"):
-        tiny_gpt().generate(np.zeros((1, 2), np.int64), 3, use_cache=True)
-
-
-def test_cache_overflow_is_a_clear_error():
-    model = tiny_gpt()
-    cache = ArrayKVCache(2, 1, 2, 8, 8)
+    caches = layer_caches(2)
     with no_grad():
-        model(np.zeros((1, 6), np.int64), kv_cache=cache)
+        model(np.zeros((1, 6), np.int64), past_key_values=caches)
         with pytest.raises(ValueError, match=r"6 cached \+ 3 new positions exceed context_length=8"):
-            model(np.zeros((1, 3), np.int64), kv_cache=cache)
+            model(np.zeros((1, 3), np.int64), past_key_values=caches)
+        with pytest.raises(ValueError, match="past_key_values holds 1 layer caches for 2 blocks"):
+            model(np.zeros((1, 1), np.int64), past_key_values=layer_caches(1))
+    with pytest.raises(RuntimeError, match="layer_cache is for decoding under no_grad"):
+        model(np.zeros((1, 1), np.int64), past_key_values=layer_caches(2))
 
 
 def test_transformers_import_only_earlier_modules():

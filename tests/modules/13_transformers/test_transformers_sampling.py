@@ -1,4 +1,4 @@
-"""Module 13's sampling: temperature, top-k and top-p (nucleus) in ``sampling_probs`` and ``GPT.generate``."""
+"""Module 13's sampling: temperature, top-k and top-p (nucleus) in ``sampling_probs``, ``sample_next`` and ``GPT.generate``."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import tinytorch
-from tinytorch.core.transformers import GPT, GPTConfig, sampling_probs
+from tinytorch.core.transformers import GPT, GPTConfig, sample_next, sampling_probs
 
 PROBS = np.array([[0.05, 0.4, 0.15, 0.3, 0.1]])  # ranked: 1 (0.4), 3 (0.3), 2 (0.15), 4 (0.1), 0 (0.05)
 
@@ -62,19 +62,25 @@ def test_ties_are_ranked_by_token_id():
 
 
 def test_sampling_probs_rejects_bad_arguments():
-    with pytest.raises(ValueError, match="top_p must be in \\(0, 1\\]"):
+    with pytest.raises(ValueError, match="top_p must be a finite number in \\(0, 1\\], got 0.0"):
         sampling_probs(np.zeros((1, 3)), top_p=0.0)
-    with pytest.raises(ValueError, match="top_p must be in \\(0, 1\\]"):
+    with pytest.raises(ValueError, match="top_p must be a finite number in \\(0, 1\\], got 1.5"):
         sampling_probs(np.zeros((1, 3)), top_p=1.5)
     with pytest.raises(ValueError, match="shape \\(N, V\\)"):
         sampling_probs(np.zeros(3))
-    with pytest.raises(ValueError, match="temperature must be >= 0"):
+    with pytest.raises(ValueError, match="shape \\(N, V\\)"):
+        sampling_probs(np.zeros((2, 0)))
+    with pytest.raises(ValueError, match="temperature must be a finite number in \\[0, inf\\), got -0.5"):
         sampling_probs(np.zeros((1, 3)), temperature=-0.5)
+    with pytest.raises(ValueError, match="top_k must be an int >= 1 or None, got 0"):
+        sampling_probs(np.zeros((1, 3)), top_k=0)
+    with pytest.raises(ValueError, match="sampling_probs: the logits contain NaN"):
+        sampling_probs(np.array([[0.0, np.nan]]))
 
 
-def test_pick_with_top_p_draws_only_from_the_nucleus_in_proportion():
+def test_sample_next_with_top_p_draws_only_from_the_nucleus_in_proportion():
     tinytorch.manual_seed(0)
-    draws = np.concatenate([GPT._pick(np.log(PROBS), 1.0, None, 0.7) for _ in range(3000)])[:, 0]
+    draws = np.concatenate([sample_next(np.log(PROBS), 1.0, top_p=0.7) for _ in range(3000)])[:, 0]
     assert set(draws) == {1, 3}
     np.testing.assert_allclose((draws == 1).mean(), 0.4 / 0.7, atol=0.03)
 
@@ -112,17 +118,5 @@ def test_top_p_one_changes_nothing():
 
 
 def test_generate_rejects_a_bad_top_p():
-    with pytest.raises(ValueError, match="GPT.generate: top_p must be in \\(0, 1\\]"):
+    with pytest.raises(ValueError, match="GPT.generate: top_p must be a finite number in \\(0, 1\\]"):
         tiny_gpt().generate(np.zeros((1, 1), np.int64), 2, top_p=0)
-
-
-def test_cached_nucleus_generation_equals_uncached_generation():
-    from kvcache_double import ArrayKVCache
-
-    model = tiny_gpt()
-    prompt = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
-    tinytorch.manual_seed(5)
-    plain = model.generate(prompt, 12, temperature=0.9, top_p=0.7).data  # runs past the context of 8
-    tinytorch.manual_seed(5)
-    cached = model.generate(prompt, 12, temperature=0.9, top_p=0.7, kv_cache=ArrayKVCache(1, 3, 2, 8, 8)).data
-    np.testing.assert_array_equal(cached, plain)

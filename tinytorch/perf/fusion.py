@@ -1,0 +1,421 @@
+"""Module 18, acceleration: fused twins of the transformer's layers, and the switch that swaps them in.
+
+Modules 12-13 compose attention, LayerNorm and the MLP from small primitives: every
+intermediate (scores, masked scores, weights, centred inputs, hidden activations) is a
+separate array and a separate graph node with its own backward. Here each of them is **one**
+primitive whose forward and backward are written out by hand, computed in place where they
+can be:
+
+* ``FusedSelfAttention``: self-attention straight from the packed projection
+  ``qkv = in_proj(x)``: split into heads, ``softmax(q k^T * scale + mask) @ v``, heads merged
+  back, in one node (the composed form takes about a dozen).
+  ``FusedCachedAttention``: the same for new positions over a KV cache (module 17), for
+  decoding; a single new token needs no mask at all.
+* ``FusedLayerNormFunction``: LayerNorm with the exact gradient through mean and variance.
+* ``FusedMLPFunction``: ``Linear -> GELU (or ReLU) -> Linear`` in one node; in a small
+  transformer the activation's passes over the (tokens, 4E) hidden layer cost as much as
+  the matmuls.
+
+Each is tested equal to its composed twin in values and gradients (float64 gradient checks).
+``accelerate(model)`` switches them on: it swaps every ``MultiHeadAttention``, ``LayerNorm``
+and ``MLP`` of a model for ``FusedMultiHeadAttention``, ``FusedLayerNorm`` and ``FusedMLP``,
+subclasses that share the very same Parameters, the way module 15's ``quantize_model``
+swaps layers (no monkey-patching: the modules are replaced, the classes untouched).
+
+Each fused primitive states the FLOPs of its matrix products (a static ``flops`` method), so
+module 14's op profile counts them as it counts ``MatMul``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from tinytorch.core.attention import MultiHeadAttention, causal_mask, split_mask
+from tinytorch.core.autograd import Function
+from tinytorch.core.layers import Module
+from tinytorch.core.random import rng
+from tinytorch.core.tensor import Tensor
+from tinytorch.core.transformers import MLP, LayerNorm
+
+__all__ = ["FusedSelfAttention", "FusedCachedAttention", "FusedLayerNormFunction", "FusedMLPFunction",
+           "FusedMultiHeadAttention", "FusedLayerNorm", "FusedMLP", "accelerate"]
+
+
+# ----------------------------------------------------------------------------- attention kernels
+
+
+def _softmax_rows(scores, allowed):
+    """Masked softmax over the last axis, in place on ``scores``: masked entries are exactly 0,
+    rows with no allowed entry are all 0 (not NaN)."""
+    if allowed is not None:
+        np.copyto(scores, -np.inf, where=~allowed)
+    top = scores.max(axis=-1, keepdims=True)
+    if allowed is not None:
+        top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf - 0) = 0 everywhere
+    scores -= top
+    np.exp(scores, out=scores)
+    total = scores.sum(axis=-1, keepdims=True)
+    if allowed is not None:
+        total[total == 0] = 1.0
+    scores /= total
+    return scores
+
+
+def _split_packed(qkv, num_heads):
+    """A packed projection (N, T, 3E) as q, k, v views of shape (N, heads, T, D), D = E / heads."""
+    n, t, width = qkv.shape
+    heads = qkv.reshape(n, t, 3, num_heads, width // (3 * num_heads))
+    return tuple(heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+
+
+def _merge_heads(out):
+    """Per-head outputs (N, heads, T, D) side by side again: (N, T, heads * D)."""
+    n, h, t, d = out.shape
+    return out.transpose(0, 2, 1, 3).reshape(n, t, h * d)
+
+
+def _attend(q, k, v, allowed, bias, scale, keep):
+    """The forward kernel on arrays (..., L, E), (..., S, E), (..., S, Ev): returns (output, weights)."""
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= scale
+    if bias is not None:
+        scores = scores + bias
+    weights = _softmax_rows(scores, allowed)
+    return np.matmul(weights if keep is None else weights * keep, v), weights
+
+
+def _attend_backward(g, q, k, v, weights, keep, out, scale):
+    """The backward kernel: (dq, dk, dv) from the output gradient g.
+
+    With W = P * keep (dropout): dV = W^T dO; dW = dO V^T; dP = dW * keep;
+    dS = P * (dP - rowsum(dP * P)) (the softmax Jacobian, zero wherever P is zero: masked
+    keys and fully masked rows get no gradient); dQ = dS K * scale; dK = dS^T Q * scale.
+    The row sums use rowsum(dP * P) = rowsum(dO * O) (as FlashAttention does), which reads the
+    (L, Ev) output instead of building another (L, S) array.
+    """
+    dv = np.matmul(np.swapaxes(weights if keep is None else weights * keep, -1, -2), g)
+    ds = np.matmul(g, np.swapaxes(v, -1, -2))  # dW, then dP, then dS, in place
+    if keep is not None:
+        ds *= keep
+    ds -= (g * out).sum(axis=-1, keepdims=True)
+    ds *= weights
+    ds *= scale
+    return np.matmul(ds, k), np.matmul(np.swapaxes(ds, -1, -2), q), dv
+
+
+def _dropout_keep(shape, p, dtype):
+    """Inverted-dropout multiplier, drawn as module 03's ``dropout`` draws it: 0 with probability p, else 1/(1-p)."""
+    return (rng().random(shape, dtype=np.float32) >= p).astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype)
+
+
+class FusedSelfAttention(Function):
+    """Self-attention straight from the packed projection: qkv (N, T, 3E) -> heads merged (N, T, E).
+
+    ``softmax(q k^T * scale + bias, masked) [* keep] @ v`` for every head at once, with the
+    backward of ``_attend_backward``. Splitting q, k, v and the heads, and merging the heads
+    back, are views and one copy inside this one node, instead of graph nodes whose backward
+    passes would allocate and add zero-filled (3, N, heads, T, E/heads) gradients.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads=1, allowed=None, bias=None, scale=1.0, keep=None):
+        q, k, v = _split_packed(qkv, num_heads)
+        out, weights = _attend(q, k, v, allowed, bias, scale, keep)
+        ctx.save_for_backward(q, k, v, weights, keep, out)
+        ctx.scale = scale
+        return _merge_heads(out)
+
+    # tito: module 18
+    @staticmethod
+    def backward(ctx, g):
+        q, k, v, weights, keep, out = ctx.saved_tensors
+        n, h, t, d = q.shape
+        grads = _attend_backward(g.reshape(n, t, h, d).transpose(0, 2, 1, 3), q, k, v, weights, keep, out,
+                                 ctx.scale)
+        packed = np.empty((n, t, 3, h, d), dtype=g.dtype)
+        for i, grad in enumerate(grads):
+            packed[:, :, i] = grad.transpose(0, 2, 1, 3)
+        return packed.reshape(n, t, 3 * h * d)
+
+    # tito: given
+    @staticmethod
+    def flops(shapes, kwargs, needs):
+        """(forward, backward) FLOPs of Q K^T and A V over all heads; backward: dV, dA, dQ, dK."""
+        n, t, width = shapes[0]
+        f = 2 * n * t * t * (width // 3)
+        return 2 * f, (4 * f if needs[0] else 0)
+
+
+class FusedCachedAttention(Function):
+    """T new positions' queries (from the packed qkv (N, T, 3E)) over every cached key and value.
+
+    ``k_all``, ``v_all`` (N, heads, S, D) are the cache's arrays after this step's update (module
+    17). With ``causal``, position ``S - T + i`` sees keys ``0 .. S - T + i`` (a single new
+    position needs no mask); without, every key. For decoding only (the cache holds arrays,
+    not graph), so there is no backward.
+    """
+
+    @staticmethod
+    def forward(ctx, qkv, k_all, v_all, num_heads=1, causal=True, scale=1.0):
+        q, _, _ = _split_packed(qkv, num_heads)
+        t, keys = q.shape[2], k_all.shape[2]
+        allowed = causal_mask(t, keys, start=keys - t) if causal and t > 1 else None
+        out, _ = _attend(q, k_all, v_all, allowed, None, scale, None)
+        return _merge_heads(out)
+
+    # tito: given
+    @staticmethod
+    def flops(shapes, kwargs, needs):
+        """(forward, backward) FLOPs: the T queries against the S cached keys, Q K^T and A V."""
+        (n, t, width), (_, _, keys, _) = shapes[0], shapes[1]
+        return 2 * (2 * n * t * keys * (width // 3)), 0
+
+
+# ----------------------------------------------------------------------------- layer norm and MLP kernels
+
+
+class FusedLayerNormFunction(Function):
+    """Fused layer norm over the last ``ndim`` axes: ``y = (x - mean) / sqrt(var + eps) * weight + bias``.
+
+    Backward (with xhat the normalised input, rstd = 1/sqrt(var + eps), means over the
+    normalised axes): ``dxhat = dy * weight``;
+    ``dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``: the exact gradient,
+    through the mean and the variance; ``dweight = sum(dy * xhat)``, ``dbias = sum(dy)`` over
+    the other axes. Weight and bias may be None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, ndim=1, eps=1e-5):
+        axes = tuple(range(-ndim, 0))
+        inv_n = 1.0 / math.prod(x.shape[-ndim:])  # math.prod: np.prod costs microseconds per call
+        # sums times 1/n rather than np.mean (less Python overhead); temporaries reused in place
+        xhat = x - x.sum(axis=axes, keepdims=True) * inv_n
+        var = np.square(xhat).sum(axis=axes, keepdims=True)
+        var *= inv_n
+        var += eps
+        rstd = np.sqrt(var, out=var)
+        np.divide(1.0, rstd, out=rstd)
+        xhat *= rstd
+        ctx.save_for_backward(xhat, rstd, weight)
+        ctx.axes, ctx.inv_n = axes, inv_n
+        if weight is None:
+            return xhat.copy() if bias is None else xhat + bias  # never hand out the saved array
+        out = xhat * weight
+        if bias is not None:
+            out += bias
+        return out
+
+    # tito: module 18
+    @staticmethod
+    def backward(ctx, g):
+        xhat, rstd, weight = ctx.saved_tensors
+        axes, inv_n = ctx.axes, ctx.inv_n
+        need_x = ctx.needs_input_grad[0]
+        need_w, need_b = (ctx.needs_input_grad + (False, False))[1:3]
+        rows = g.reshape(-1, *g.shape[g.ndim - len(axes):])  # every normalised vector is one row
+        dweight = np.multiply(rows, xhat.reshape(rows.shape)).sum(axis=0) if need_w else None
+        dbias = rows.sum(axis=0) if need_b else None
+        dx = None
+        if need_x:
+            dx = g * weight if weight is not None else g.copy()  # dxhat, owned: updated in place below
+            projection = (dx * xhat).sum(axis=axes, keepdims=True)
+            projection *= inv_n
+            dx -= dx.sum(axis=axes, keepdims=True) * inv_n
+            dx -= xhat * projection
+            dx *= rstd
+        return dx, dweight, dbias
+
+
+_GELU_C, _GELU_K = math.sqrt(2.0 / math.pi), 0.044715  # GELU's tanh approximation, as module 02's GELU
+
+
+class FusedMLPFunction(Function):
+    """Fused position-wise MLP: ``act(x W1^T + b1) W2^T + b2`` with act = GELU (tanh form) or ReLU.
+
+    One graph node for two matmuls and the activation, its temporaries updated in place. GELU:
+    ``a = 0.5 h (1 + t)``, ``t = tanh(c (h + k h^3))``; its derivative
+    ``0.5 (1 + t) + 0.5 h (1 - t^2) c (1 + 3 k h^2)``. Biases may be None.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w1, b1, w2, b2, activation="gelu"):
+        rows = x.reshape(-1, x.shape[-1])
+        h = rows @ w1.T
+        if b1 is not None:
+            h += b1
+        if activation == "gelu":
+            t = np.square(h)
+            t *= _GELU_K
+            t += 1.0
+            t *= h
+            t *= _GELU_C
+            np.tanh(t, out=t)
+            a = t + 1.0
+            a *= h
+            a *= 0.5
+            ctx.save_for_backward(rows, w1, w2, h, t, a)
+        else:
+            a = np.maximum(h, 0.0)
+            ctx.save_for_backward(rows, w1, w2, None, None, a)
+        out = a @ w2.T
+        if b2 is not None:
+            out += b2
+        ctx.activation, ctx.shape = activation, x.shape
+        return out.reshape(*x.shape[:-1], w2.shape[0])
+
+    # tito: module 18
+    @staticmethod
+    def backward(ctx, g):
+        rows, w1, w2, h, t, a = ctx.saved_tensors
+        need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad[:5]
+        g2 = g.reshape(-1, g.shape[-1])
+        dw2 = g2.T @ a if need_w2 else None
+        db2 = g2.sum(axis=0) if need_b2 else None
+        dh = g2 @ w2  # d(activation output), turned into d(pre-activation) in place
+        if ctx.activation == "gelu":
+            slope = np.square(h)
+            slope *= 3.0 * _GELU_K
+            slope += 1.0
+            slope *= _GELU_C
+            slope *= h
+            one_minus = np.square(t)
+            np.subtract(1.0, one_minus, out=one_minus)
+            slope *= one_minus
+            slope += t
+            slope += 1.0
+            slope *= 0.5
+            dh *= slope
+        else:
+            dh *= a > 0
+        dw1 = dh.T @ rows if need_w1 else None
+        db1 = dh.sum(axis=0) if need_b1 else None
+        dx = (dh @ w1).reshape(ctx.shape) if need_x else None
+        return dx, dw1, db1, dw2, db2
+
+    # tito: given
+    @staticmethod
+    def flops(shapes, kwargs, needs):
+        """(forward, backward) FLOPs: two products of the same size; backward dW2, d(hidden), dW1, dx."""
+        x, w1 = shapes[0], shapes[1]
+        f = 2 * math.prod(x[:-1]) * w1[1] * w1[0]
+        return 2 * f, f * (needs[3] + 1 + needs[1] + needs[0])
+
+
+# ----------------------------------------------------------------------------- the fused twins
+
+
+def _twin(cls, module):
+    """A ``cls`` instance holding ``module``'s state: the same Parameters and children, nothing copied."""
+    twin = cls.__new__(cls)
+    twin.__dict__.update(vars(module))
+    for registry in ("_parameters", "_modules", "_buffers"):
+        twin.__dict__[registry] = OrderedDict(vars(module)[registry])  # own registries, same entries
+    return twin
+
+
+class FusedMultiHeadAttention(MultiHeadAttention):
+    """``MultiHeadAttention`` (module 12) whose self-attention runs as one fused node.
+
+    Plain self-attention (no key/value, no weights asked for) runs ``FusedSelfAttention`` on
+    the packed projection, or ``FusedCachedAttention`` with a ``layer_cache``; anything else
+    (cross-attention, ``need_weights``, a mask together with a cache) is module 12's composed
+    path. Same Parameters, same
+    arguments, same results as the module it replaced (``from_module``).
+    """
+
+    @classmethod
+    def from_module(cls, module: MultiHeadAttention) -> FusedMultiHeadAttention:
+        """The fused twin of ``module``, sharing its Parameters."""
+        return _twin(cls, module)
+
+    def forward(self, query, key=None, value=None, attn_mask=None, is_causal=False, need_weights=False,
+                average_attn_weights=True, layer_cache=None):
+        if key is not None or value is not None or need_weights or (layer_cache is not None and attn_mask is not None):
+            return super().forward(query, key, value, attn_mask, is_causal, need_weights, average_attn_weights,
+                                   layer_cache)
+        self.check_inputs(query, key, value, layer_cache)
+        scale = 1.0 / math.sqrt(self.head_dim)
+        qkv = self.in_proj(query)
+        if layer_cache is not None:
+            self.check_decoding(qkv)
+            _, k, v = _split_packed(qkv.data, self.num_heads)
+            k_all, v_all = layer_cache.update(k, v)
+            out = FusedCachedAttention.apply(qkv, k_all, v_all, num_heads=self.num_heads, causal=is_causal,
+                                             scale=scale)
+            return self.out_proj(out), None
+        length = query.shape[1]
+        allowed, bias = split_mask("MultiHeadAttention", attn_mask, is_causal, length, length, query.dtype)
+        p = self.dropout if self.training else 0.0
+        keep = _dropout_keep((query.shape[0], self.num_heads, length, length), p, query.dtype) if p > 0 else None
+        out = FusedSelfAttention.apply(qkv, num_heads=self.num_heads, allowed=allowed, bias=bias, scale=scale,
+                                       keep=keep)
+        return self.out_proj(out), None
+
+
+class FusedLayerNorm(LayerNorm):
+    """``LayerNorm`` (module 13) as one fused node (``FusedLayerNormFunction``), sharing its Parameters."""
+
+    @classmethod
+    def from_module(cls, module: LayerNorm) -> FusedLayerNorm:
+        """The fused twin of ``module``, sharing its Parameters."""
+        return _twin(cls, module)
+
+    def forward(self, x):
+        self.check_input(x)
+        return FusedLayerNormFunction.apply(x, self.weight, self.bias, ndim=len(self.normalized_shape), eps=self.eps)
+
+
+class FusedMLP(MLP):
+    """``MLP`` (module 13) as one fused node (``FusedMLPFunction``) then dropout, sharing its Parameters."""
+
+    @classmethod
+    def from_module(cls, module: MLP) -> FusedMLP:
+        """The fused twin of ``module``, sharing its Parameters."""
+        return _twin(cls, module)
+
+    def forward(self, x):
+        out = FusedMLPFunction.apply(x, self.fc.weight, self.fc.bias, self.proj.weight, self.proj.bias,
+                                     activation=self.activation)
+        return self.drop(out)
+
+
+_TWINS = {MultiHeadAttention: FusedMultiHeadAttention, LayerNorm: FusedLayerNorm, MLP: FusedMLP}
+
+
+def _fused(module):
+    """The fused twin of a composed module, or None (exact types only: a twin is not fused again)."""
+    twin = _TWINS.get(type(module))
+    return None if twin is None else twin.from_module(module)
+
+
+def accelerate(model):
+    """Switch fusion on: every ``MultiHeadAttention``, ``LayerNorm`` and ``MLP`` of ``model`` becomes its fused twin.
+
+    The swap is in place (as module 15's ``quantize_model`` swaps layers, but without a copy):
+    each twin holds the very same Parameter objects as the module it replaces, so parameter
+    names, ``state_dict`` and the numbers computed are unchanged, and an optimizer built
+    before or after ``accelerate`` updates the same Parameters. Returns ``model`` (or, if
+    ``model`` is itself one of the three, its twin).
+
+    Example:
+        >>> from tinytorch.core.transformers import GPT, GPTConfig
+        >>> gpt = GPT(GPTConfig(vocab_size=7, context_length=8, n_layer=1, n_head=2, n_embd=8))
+        >>> weight = gpt.blocks[0].attn.in_proj.weight
+        >>> gpt = accelerate(gpt)
+        >>> type(gpt.blocks[0].attn).__name__, gpt.blocks[0].attn.in_proj.weight is weight
+        ('FusedMultiHeadAttention', True)
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"accelerate: model must be a Module, got {type(model).__name__}")
+    twin = _fused(model)
+    if twin is not None:
+        return twin
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            twin = _fused(child)
+            if twin is not None:
+                parent.add_module(name, twin)
+    return model
