@@ -18,6 +18,7 @@ if any(os.environ.get(k) != v for k, v in RUN_ENV.items()):
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 
 import tinytorch  # noqa: E402
-from milestones import datasets, registry  # noqa: E402
+from milestones import datasets, fast_path, registry  # noqa: E402
 
 try:
     import torch
@@ -255,8 +256,12 @@ def lenet_run(framework: str, epochs: int = 20, batch: int = 32) -> tuple[float,
 
 # ------------------------------------------------------------------ attention and GPT (milestone 05 sizes)
 
-def attention_step(framework: str, batch: int = 32, length: int = 16, dim: int = 64, heads: int = 4):
-    """Forward and backward (input and every weight) of one causal multi-head self-attention layer."""
+def attention_step(framework: str, batch: int = 32, length: int = 16, dim: int = 64, heads: int = 4,
+                   fused: bool = True):
+    """Forward and backward (input and every weight) of one causal multi-head self-attention layer.
+
+    tinytorch's runs module 18's fused attention when ``fused`` and module 18 is ready, else module 12's.
+    """
     x = np.random.default_rng(0).standard_normal((batch, length, dim)).astype(np.float32)
     if framework == "torch":
         torch.manual_seed(0)
@@ -272,6 +277,7 @@ def attention_step(framework: str, batch: int = 32, length: int = 16, dim: int =
     from tinytorch.core.attention import MultiHeadAttention
     tinytorch.manual_seed(0)
     mha = MultiHeadAttention(dim, heads)
+    mha = fast_path.accelerated(mha)[0] if fused else mha
     xt = tinytorch.Tensor(x, requires_grad=True)
 
     def step():
@@ -289,12 +295,14 @@ GPT_SIZES = {
 }
 
 
-def gpt_models(size: dict):
-    """The same seeded GPT in tinytorch and (when installed) PyTorch, with identical weights."""
+def gpt_models(size: dict, fused: bool = True):
+    """The same seeded GPT in tinytorch (module 18's fused layers when ``fused`` and ready) and, when
+    installed, PyTorch, with identical weights."""
     from tinytorch.core.transformers import GPT, GPTConfig
     config = GPTConfig(**{k: v for k, v in size.items() if k not in ("batch", "length")}, init_std=0.1)
     tinytorch.manual_seed(0)
-    models = {"tinytorch": GPT(config)}
+    gpt = GPT(config)
+    models = {"tinytorch": fast_path.accelerated(gpt)[0] if fused else gpt}
     if torch is not None:
         from milestones.tools.torch_gpt import copy_weights, from_config
         models["torch"] = from_config(config)
@@ -302,12 +310,12 @@ def gpt_models(size: dict):
     return models
 
 
-def gpt_step(framework: str, size: dict):
+def gpt_step(framework: str, size: dict, fused: bool = True):
     """One Adam training step of the GPT on a batch of token sequences (next-token cross-entropy)."""
     vocab, batch = size["vocab_size"], size["batch"]
     length = size.get("length", size["context_length"])
     ids = np.random.default_rng(0).integers(0, vocab, (batch, length + 1))
-    model = gpt_models(size)[framework]
+    model = gpt_models(size, fused)[framework]
     if framework == "torch":
         optimizer, inputs, targets = torch.optim.Adam(model.parameters(), lr=1e-3), torch.from_numpy(ids[:, :-1]), \
             torch.from_numpy(ids[:, 1:].reshape(-1))
@@ -345,14 +353,16 @@ def generation_tokens_per_second(framework: str, size: dict, batch: int = 8, new
                     ids = torch.cat([ids, nxt], dim=1)
     else:
         model.eval()
+        generate = model.generate
         if cached:
             try:
-                model.new_cache(batch)
+                from tinytorch.perf.memoization import generate as cached_generate
             except ImportError:
-                return None  # module 17 (KVCache) not built
+                return None  # module 17 (the KV cache) not written
+            generate = functools.partial(cached_generate, model)
 
         def run():
-            model.generate(prompt, new_tokens, temperature=0, use_cache=cached)
+            generate(prompt, new_tokens, temperature=0)
     run()
     start = time.perf_counter()
     repeats = 3
@@ -365,15 +375,17 @@ def kv_cache_rows(repeat: int = 5) -> None:
     """Milestone 06 part 2's workload (GPT 2 blocks x 128 wide, context 256; a 128-token prompt and
     128 new greedy tokens): interleaved runs with and without the KV cache, medians."""
     from tinytorch.core.transformers import GPT, GPTConfig
+    from tinytorch.perf.memoization import generate
     tinytorch.manual_seed(2018)
-    model = GPT(GPTConfig(vocab_size=64, context_length=256, n_layer=2, n_head=4, n_embd=128, init_std=0.1))
+    model, _ = fast_path.accelerated(GPT(GPTConfig(vocab_size=64, context_length=256, n_layer=2, n_head=4, n_embd=128,
+                                                   init_std=0.1)))
     model.eval()
     prompt = np.random.default_rng(2018).integers(0, 64, (1, 128))
     runs = {False: [], True: []}
     for _ in range(repeat + 1):
         for cached in runs:
             start = time.perf_counter()
-            model.generate(prompt, 128, temperature=0, use_cache=cached)
+            generate(model, prompt, 128, temperature=0) if cached else model.generate(prompt, 128, temperature=0)
             runs[cached].append(time.perf_counter() - start)
     uncached, cached = (statistics.median(runs[c][1:]) for c in (False, True))
     print(f"{'generation 128+128 tokens, no cache':<40} {uncached * 1e3:9.1f} ms")
@@ -546,12 +558,15 @@ def main() -> None:
     kernel_pair_rows()
     print(f"\nfull scale: one training epoch, median of {args.repeat} interleaved runs:")
     full_scale_rows(args.repeat)
-    print("\nattention and GPT (milestone 05): one thread")
-    row("attention fwd+bwd, 32x16x64, 4 heads", best_ms(attention_step("tinytorch")),
-        best_ms(attention_step("torch")) if torch else None, None)
+    print(f"\nattention and GPT (milestone 05): one thread; tinytorch runs "
+          f"{fast_path.path()}; the (composed) rows run modules 12-13")
+    torch_attention = best_ms(attention_step("torch")) if torch else None
+    row("attention fwd+bwd, 32x16x64, 4 heads", best_ms(attention_step("tinytorch")), torch_attention, None)
+    row("  (composed)", best_ms(attention_step("tinytorch", fused=False)), torch_attention, None)
     for name, size in GPT_SIZES.items():
-        row(f"GPT train step, {name}", best_ms(gpt_step("tinytorch", size), number=5),
-            best_ms(gpt_step("torch", size), number=5) if torch else None, None)
+        torch_step = best_ms(gpt_step("torch", size), number=5) if torch else None
+        row(f"GPT train step, {name}", best_ms(gpt_step("tinytorch", size), number=5), torch_step, None)
+        row("  (composed)", best_ms(gpt_step("tinytorch", size, fused=False), number=5), torch_step, None)
     size = GPT_SIZES["part 2 (TinyTalks)"]
     speeds = {"tinytorch": generation_tokens_per_second("tinytorch", size),
               "tinytorch + KV cache": generation_tokens_per_second("tinytorch", size, cached=True),

@@ -33,9 +33,9 @@ def test_a_kv_cache_that_returns_stale_keys_fails_naming_the_cache_criterion(tmp
     the wrong keys. Part 1 never touches the cache and passes; part 2 stops at its first check."""
     book = copy_book(tmp_path, chapters=("06",))
     break_file(book / "tinytorch/perf/memoization.py",
-               "        self.keys[layer, :, :, self.length:end] = k\n",
-               "        if self.length == 0:  # stale: only the prompt's keys are ever stored\n"
-               "            self.keys[layer, :, :, self.length:end] = k\n")
+               "        self.keys[:, :, start:end] = k\n",
+               "        if start == 0:  # stale: only the prompt's keys are ever stored\n"
+               "            self.keys[:, :, start:end] = k\n")
     result = build(book, strict=True)
     output = result.stdout + result.stderr
     assert result.returncode != 0

@@ -65,6 +65,7 @@ def causal_mask(query_len: int, key_len: int | None = None, start: int = 0) -> n
 # ----------------------------------------------------------------------------- checks
 
 
+# tito: given
 def _check_shapes(q, k, v):
     """q (..., L, E), k (..., S, E), v (..., S, Ev) with broadcastable batch dims; one clear error otherwise."""
     if not all(isinstance(t, Tensor) for t in (q, k, v)):
@@ -84,6 +85,7 @@ def _check_shapes(q, k, v):
                          f"{tuple(k.shape)} and value {tuple(v.shape)} do not broadcast") from None
 
 
+# tito: given
 def _check_probability(caller: str, name: str, p) -> float:
     """A dropout probability in [0, 1), as a float; one clear error otherwise."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0.0 <= p < 1.0:
@@ -91,6 +93,7 @@ def _check_probability(caller: str, name: str, p) -> float:
     return float(p)
 
 
+# tito: given
 def _check_scale(scale, head_dim: int) -> float:
     """The score scale: 1/sqrt(head_dim) by default, else a finite number."""
     if scale is None:
@@ -100,9 +103,11 @@ def _check_scale(scale, head_dim: int) -> float:
     return float(scale)
 
 
-def split_mask(caller: str, attn_mask, is_causal: bool, query_len: int, key_len: int, dtype):
+# tito: given
+def split_mask(caller: str, attn_mask, is_causal: bool, query_len: int, key_len: int, dtype, start: int = 0):
     """The caller's mask as ``(allowed, bias)`` arrays: a bool mask (True = may attend) or a float mask
-    added to the scores (either may be None), with one clear error for anything else.
+    added to the scores (either may be None), with one clear error for anything else. A causal
+    mask starts at ``start`` (the positions already cached, see ``causal_mask``).
 
     Example:
         >>> allowed, bias = split_mask("attention", None, True, 2, 2, np.float32)
@@ -126,7 +131,7 @@ def split_mask(caller: str, attn_mask, is_causal: bool, query_len: int, key_len:
         if attn_mask is not None:
             raise ValueError(f"{caller}: pass either attn_mask or is_causal=True, not both (as torch); "
                              "combine them into one boolean mask instead")
-        allowed = causal_mask(query_len, key_len)
+        allowed = causal_mask(query_len, key_len, start)
     return allowed, bias
 
 
@@ -194,6 +199,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 # ----------------------------------------------------------------------------- multi-head attention
 
 
+# tito: given
 def _check_size(caller: str, name: str, value) -> int:
     """A positive int size (bools refused), with one clear error."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -269,6 +275,7 @@ class MultiHeadAttention(Module):
             parts.append(self.split_heads(y if bias is None else y + bias[i * e:(i + 1) * e]))
         return tuple(parts)
 
+    # tito: given
     def check_inputs(self, query, key, value, layer_cache):
         """One clear error for inputs this attention cannot take."""
         for name, x in (("query", query), ("key", key), ("value", value)):
@@ -282,6 +289,7 @@ class MultiHeadAttention(Module):
         if layer_cache is not None and (key is not None or value is not None):
             raise ValueError("MultiHeadAttention: layer_cache works with self-attention only (no key/value)")
 
+    # tito: given
     @staticmethod
     def check_decoding(projected):
         """A layer cache stores arrays: refuse it while a graph is recorded (gradients would silently stop)."""
@@ -319,12 +327,8 @@ class MultiHeadAttention(Module):
             start = layer_cache.get_seq_length()
             k_all, v_all = layer_cache.update(k.data, v.data)
             k, v = Tensor(k_all), Tensor(v_all)
-        length, keys = q.shape[-2], k.shape[-2]
-        allowed, bias = split_mask("MultiHeadAttention", attn_mask, False, length, keys, q.dtype)
-        if is_causal:
-            if attn_mask is not None:
-                raise ValueError("MultiHeadAttention: pass either attn_mask or is_causal=True, not both")
-            allowed = causal_mask(length, keys, start=start)
+        allowed, bias = split_mask("MultiHeadAttention", attn_mask, is_causal, q.shape[-2], k.shape[-2], q.dtype,
+                                   start)
         p = self.dropout if self.training else 0.0
         out, weights = attend(q, k, v, allowed, bias, p, 1.0 / math.sqrt(self.head_dim))
         if not need_weights:

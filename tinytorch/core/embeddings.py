@@ -31,6 +31,7 @@ __all__ = ["Embedding", "EmbeddingFunction", "PositionalEncoding", "LearnedPosit
            "sinusoidal_table", "scatter_add_rows"]
 
 
+# tito: given
 def _size(op: str, name: str, value, low: int = 1) -> int:
     """An int >= ``low`` (bools refused), with one clear error naming the call and the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:

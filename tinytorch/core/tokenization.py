@@ -40,6 +40,7 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
 
 
+# tito: given
 def _text(op: str, text) -> str:
     """``text`` itself if it is a str; one clear error otherwise (bytes, None, numbers...)."""
     if not isinstance(text, str):
@@ -47,6 +48,7 @@ def _text(op: str, text) -> str:
     return text
 
 
+# tito: given
 def _corpus(op: str, corpus) -> str:
     """A corpus (a string, or an iterable of strings) as one string, with one clear error otherwise."""
     if isinstance(corpus, str):

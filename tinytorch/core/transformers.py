@@ -45,6 +45,7 @@ __all__ = ["LayerNorm", "layer_norm", "MLP", "TransformerBlock", "GPTConfig", "G
            "sample_next", "check_generation"]
 
 
+# tito: given
 def _positive_int(caller: str, name: str, value) -> int:
     """A positive int (bools refused), with one clear error naming the call and the argument."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -52,6 +53,7 @@ def _positive_int(caller: str, name: str, value) -> int:
     return int(value)
 
 
+# tito: given
 def _number(caller: str, name: str, value, low: float, high: float = math.inf, low_open: bool = False,
             high_open: bool = True) -> float:
     """A real number inside an interval (NaN, infinities and bools refused), with one clear error."""
@@ -124,6 +126,7 @@ class LayerNorm(Module):
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=np.float32)) if elementwise_affine and bias else None
 
+    # tito: given
     def check_input(self, x):
         """One clear error for an input whose trailing dims are not ``normalized_shape``."""
         k = len(self.normalized_shape)
@@ -274,6 +277,7 @@ class GPTConfig:
     activation: str = "gelu"
     init_std: float = 0.02
 
+    # tito: given
     def __post_init__(self):
         for name in ("vocab_size", "context_length", "n_layer", "n_head", "n_embd"):
             _positive_int("GPTConfig", name, getattr(self, name))
@@ -350,6 +354,7 @@ class GPT(Module):
             elif p.data.ndim == 2:
                 p.data[...] = std * rng().standard_normal(p.shape)
 
+    # tito: given
     def _check_ids(self, ids, start):
         array = np.asarray(getattr(ids, "data", ids))
         if array.ndim != 2 or array.shape[1] == 0:
@@ -360,6 +365,7 @@ class GPT(Module):
                 f"{self.config.context_length}; crop the input to the last {self.config.context_length} tokens")
         return array
 
+    # tito: given
     def _layer_caches(self, past_key_values):
         """One cache per block (or None each), and the number of positions they already hold."""
         if past_key_values is None:
@@ -450,6 +456,7 @@ class GPT(Module):
 # ----------------------------------------------------------------------------- sampling
 
 
+# tito: given
 def _check_sampling(caller: str, temperature, top_k, top_p) -> None:
     """One clear error for a temperature, top_k or top_p that sampling cannot use."""
     _number(caller, "temperature", temperature, 0.0)
@@ -459,6 +466,7 @@ def _check_sampling(caller: str, temperature, top_k, top_p) -> None:
         _number(caller, "top_p", top_p, 0.0, 1.0, low_open=True, high_open=False)
 
 
+# tito: given
 def check_generation(caller: str, model, ids, max_new_tokens, temperature, top_k, top_p) -> np.ndarray:
     """The prompt as an (N, T) int64 array, after one clear error for any argument generation cannot use.
 

@@ -70,6 +70,7 @@ class LayerCache:
         """Positions stored so far: where the next update's positions start."""
         return self.length
 
+    # tito: given
     def _checked(self, name: str, array) -> np.ndarray:
         array = np.asarray(array.data if isinstance(array, Tensor) else array)
         batch, heads, _, dim = self.keys.shape
@@ -211,6 +212,7 @@ class KVCache:
 # ----------------------------------------------------------------------------- cached generation
 
 
+# tito: given
 def _check_cache(cache, model, batch: int) -> None:
     """One clear error for a cache that does not fit the model and the prompt's batch."""
     config = model.config
