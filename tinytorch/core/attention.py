@@ -59,6 +59,9 @@ def causal_mask(query_len: int, key_len: int | None = None, start: int = 0) -> n
         array([[1, 1, 1, 1]])
     """
     key_len = query_len if key_len is None else key_len
+    for name, value, low in (("query_len", query_len, 1), ("key_len", key_len, 1), ("start", start, 0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"causal_mask: {name} must be an int >= {low}, got {value!r}")
     return np.tri(query_len, key_len, k=start, dtype=bool)
 
 
@@ -71,6 +74,9 @@ def _check_shapes(q, k, v):
     if not all(isinstance(t, Tensor) for t in (q, k, v)):
         kinds = ", ".join(type(t).__name__ for t in (q, k, v))
         raise TypeError(f"scaled_dot_product_attention: query, key and value must be Tensors, got {kinds}")
+    if any(t.dtype.kind != "f" for t in (q, k, v)):
+        raise TypeError(f"scaled_dot_product_attention: query, key and value must be floating point, got "
+                        f"{q.dtype}, {k.dtype}, {v.dtype}")
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
         raise ValueError(f"scaled_dot_product_attention: q, k, v need shape (..., seq, dim), got "
                          f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
@@ -114,6 +120,8 @@ def split_mask(caller: str, attn_mask, is_causal: bool, query_len: int, key_len:
         >>> allowed.astype(int).tolist(), bias
         ([[1, 0], [1, 1]], None)
     """
+    if not isinstance(is_causal, (bool, np.bool_)):
+        raise TypeError(f"{caller}: is_causal must be True or False, got {is_causal!r}")
     allowed = bias = None
     if attn_mask is not None:
         mask = np.asarray(getattr(attn_mask, "data", attn_mask))
@@ -247,6 +255,8 @@ class MultiHeadAttention(Module):
             raise ValueError(f"MultiHeadAttention: embed_dim ({embed_dim}) must be divisible by num_heads ({num_heads})")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.dropout = _check_probability("MultiHeadAttention", "dropout", dropout)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"MultiHeadAttention: bias must be True or False, got {bias!r}")
         self.in_proj = Linear(embed_dim, 3 * embed_dim, bias=bias)
         self.out_proj = Linear(embed_dim, embed_dim, bias=bias)
 
@@ -286,8 +296,13 @@ class MultiHeadAttention(Module):
         if key is not None and value is not None and key.shape[:2] != value.shape[:2]:
             raise ValueError(f"MultiHeadAttention: key {tuple(key.shape)} and value {tuple(value.shape)} must share "
                              f"batch and sequence dims")
-        if layer_cache is not None and (key is not None or value is not None):
-            raise ValueError("MultiHeadAttention: layer_cache works with self-attention only (no key/value)")
+        if layer_cache is not None:
+            if key is not None or value is not None:
+                raise ValueError("MultiHeadAttention: layer_cache works with self-attention only (no key/value)")
+            if not (callable(getattr(layer_cache, "update", None)) and callable(getattr(layer_cache, "get_seq_length",
+                                                                                        None))):
+                raise TypeError(f"MultiHeadAttention: layer_cache must have get_seq_length() and update(k, v) (a "
+                                f"layer of module 17's KVCache), got {type(layer_cache).__name__}")
 
     # tito: given
     @staticmethod

@@ -69,6 +69,15 @@ def _number(caller: str, name: str, value, low: float, high: float = math.inf, l
 # ----------------------------------------------------------------------------- layer norm
 
 
+# tito: given
+def check_normalized(caller: str, x, normalized_shape) -> None:
+    """One clear error for an input whose trailing dims are not ``normalized_shape``."""
+    k = len(normalized_shape)
+    if not isinstance(x, Tensor) or x.ndim < k or tuple(x.shape[x.ndim - k:]) != tuple(normalized_shape):
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{caller}: input shape {shape} does not end with normalized_shape {tuple(normalized_shape)}")
+
+
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing ``normalized_shape`` dims.
 
@@ -80,6 +89,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
         >>> [round(v, 4) for v in y.data[0].tolist()]
         [-1.2247, 0.0, 1.2247]
     """
+    check_normalized("layer_norm", x, normalized_shape)
     dims = tuple(range(-len(normalized_shape), 0))
     centered = x - x.mean(dim=dims, keepdim=True)
     variance = (centered * centered).mean(dim=dims, keepdim=True)
@@ -126,17 +136,8 @@ class LayerNorm(Module):
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=np.float32)) if elementwise_affine and bias else None
 
-    # tito: given
-    def check_input(self, x):
-        """One clear error for an input whose trailing dims are not ``normalized_shape``."""
-        k = len(self.normalized_shape)
-        if not isinstance(x, Tensor) or tuple(x.shape[-k:]) != self.normalized_shape or x.ndim < k:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"LayerNorm: input shape {shape} does not end with normalized_shape "
-                             f"{self.normalized_shape}")
-
     def forward(self, x):
-        self.check_input(x)
+        check_normalized("LayerNorm", x, self.normalized_shape)
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self):
@@ -174,6 +175,8 @@ class MLP(Module):
     def __init__(self, embed_dim: int, hidden_dim: int | None = None, dropout: float = 0.0, bias: bool = True,
                  activation: str = "gelu"):
         super().__init__()
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"MLP: bias must be True or False, got {bias!r}")
         if activation not in _ACTIVATIONS:
             raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
         embed_dim = _positive_int("MLP", "embed_dim", embed_dim)
@@ -370,6 +373,9 @@ class GPT(Module):
         """One cache per block (or None each), and the number of positions they already hold."""
         if past_key_values is None:
             return [None] * len(self.blocks), 0
+        if not hasattr(past_key_values, "__len__") or not hasattr(past_key_values, "__getitem__"):
+            raise TypeError(f"GPT: past_key_values must be a sequence of one layer cache per block (module 17's "
+                            f"KVCache is one), got {type(past_key_values).__name__}")
         if len(past_key_values) != len(self.blocks):
             raise ValueError(f"GPT: past_key_values holds {len(past_key_values)} layer caches for "
                              f"{len(self.blocks)} blocks")
@@ -479,6 +485,8 @@ def check_generation(caller: str, model, ids, max_new_tokens, temperature, top_k
         ...
         ValueError: generate: max_new_tokens must be an int >= 0, got -1
     """
+    if not isinstance(getattr(model, "config", None), GPTConfig):
+        raise TypeError(f"{caller}: model must be a GPT (module 13), got {type(model).__name__}")
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) or max_new_tokens < 0:
         raise ValueError(f"{caller}: max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
     _check_sampling(caller, temperature, top_k, top_p)
@@ -518,12 +526,16 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
         >>> sampling_probs(np.log([[0.5, 0.3, 0.15, 0.05]]), top_k=1).tolist()
         [[1.0, 0.0, 0.0, 0.0]]
     """
-    logits = np.asarray(getattr(logits, "data", logits), dtype=np.float64)
+    try:
+        logits = np.asarray(getattr(logits, "data", logits), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"sampling_probs: logits must be an (N, V) array of numbers, got {type(logits).__name__}") from None
     if logits.ndim != 2 or 0 in logits.shape:
         raise ValueError(f"sampling_probs: expected logits of shape (N, V), got {logits.shape}")
     _check_sampling("sampling_probs", temperature, top_k, top_p)
-    if np.isnan(logits).any():
-        raise ValueError("sampling_probs: the logits contain NaN (did the model's training diverge?)")
+    if np.isnan(logits).any() or np.isposinf(logits).any() or np.isneginf(logits).all(axis=-1).any():
+        raise ValueError("sampling_probs: the logits contain NaN, +inf or a row of -inf only (did the model's "
+                         "training diverge?)")
     if temperature == 0:
         probs = np.zeros_like(logits)
         np.put_along_axis(probs, logits.argmax(axis=-1)[:, None], 1.0, axis=-1)

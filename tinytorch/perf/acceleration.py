@@ -36,7 +36,7 @@ from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import conv2d, conv2d_naive
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformers import GPT, GPTConfig, layer_norm
-from tinytorch.perf.fusion import FusedLayerNormFunction, accelerate
+from tinytorch.perf.fusion import FusedLayerNormFunction, accelerate, gelu_kernel, gelu_slope
 from tinytorch.perf.memoization import generate
 
 __all__ = ["matmul_loops", "matmul_blas", "conv2d_loops", "conv2d_im2col",
@@ -107,19 +107,12 @@ def gelu_unfused(x: Tensor) -> Tensor:
 
 class FusedGELU(Function):
     """GELU (tanh form) as one primitive: forward and its derivative written out, computed in
-    place in two scratch arrays (the unfused chain allocates a new array at every step)."""
+    place in two scratch arrays (the unfused chain allocates a new array at every step); the
+    kernels are the fused MLP's (``tinytorch/perf/fusion.py``)."""
 
     @staticmethod
     def forward(ctx, x):
-        t = x * x                      # t = tanh(c (x + a x^3)), built in place
-        t *= _GELU_A
-        t += 1.0
-        t *= x
-        t *= _GELU_C
-        np.tanh(t, out=t)
-        out = t + 1.0
-        out *= x
-        out *= 0.5
+        out, t = gelu_kernel(x)
         ctx.save_for_backward(x, t)
         return out
 
@@ -127,15 +120,7 @@ class FusedGELU(Function):
     @staticmethod
     def backward(ctx, grad_output):
         x, t = ctx.saved_tensors
-        # d/dx [0.5 x (1 + t)] = 0.5 (1 + t + x (1 - t^2) c (1 + 3 a x^2))
-        grad = x * x
-        grad *= 3.0 * _GELU_A * _GELU_C
-        grad += _GELU_C
-        grad *= x
-        grad *= 1.0 - t * t
-        grad += t
-        grad += 1.0
-        grad *= 0.5
+        grad = gelu_slope(x, t)
         grad *= grad_output
         return grad
 
@@ -314,6 +299,8 @@ def kernel_pairs(scale: int = 1) -> list[KernelPair]:
         >>> [pair.name for pair in kernel_pairs()][:2]
         ['matmul 64x64 @ 64x64', 'conv2d 32x1x8x8, 6 filters 3x3']
     """
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"kernel_pairs: scale must be an int >= 1, got {scale!r}")
     n = 64 * scale
     batch = 32 * scale
 

@@ -38,9 +38,10 @@ from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Module
 from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor
-from tinytorch.core.transformers import MLP, LayerNorm
+from tinytorch.core.transformers import MLP, LayerNorm, check_normalized
 
-__all__ = ["FusedSelfAttention", "FusedCachedAttention", "FusedLayerNormFunction", "FusedMLPFunction",
+__all__ = ["FusedSelfAttention", "FusedCachedAttention", "FusedLayerNormFunction", "FusedMLPFunction", "gelu_kernel",
+           "gelu_slope",
            "FusedMultiHeadAttention", "FusedLayerNorm", "FusedMLP", "accelerate"]
 
 
@@ -232,12 +233,43 @@ class FusedLayerNormFunction(Function):
 _GELU_C, _GELU_K = math.sqrt(2.0 / math.pi), 0.044715  # GELU's tanh approximation, as module 02's GELU
 
 
+def gelu_kernel(h):
+    """``(gelu, t)``: GELU of the array ``h`` (tanh form), ``0.5 h (1 + t)`` with ``t = tanh(c (h + k h^3))``,
+    built in place in two new arrays (``t`` is kept for the backward)."""
+    t = np.square(h)
+    t *= _GELU_K
+    t += 1.0
+    t *= h
+    t *= _GELU_C
+    np.tanh(t, out=t)
+    out = t + 1.0
+    out *= h
+    out *= 0.5
+    return out, t
+
+
+def gelu_slope(h, t):
+    """GELU's derivative at ``h``, from the forward's ``t``: ``0.5 (1 + t) + 0.5 h (1 - t^2) c (1 + 3 k h^2)``."""
+    slope = np.square(h)
+    slope *= 3.0 * _GELU_K
+    slope += 1.0
+    slope *= _GELU_C
+    slope *= h
+    one_minus = np.square(t)
+    np.subtract(1.0, one_minus, out=one_minus)
+    slope *= one_minus
+    slope += t
+    slope += 1.0
+    slope *= 0.5
+    return slope
+
+
 class FusedMLPFunction(Function):
     """Fused position-wise MLP: ``act(x W1^T + b1) W2^T + b2`` with act = GELU (tanh form) or ReLU.
 
     One graph node for two matmuls and the activation, its temporaries updated in place. GELU:
     ``a = 0.5 h (1 + t)``, ``t = tanh(c (h + k h^3))``; its derivative
-    ``0.5 (1 + t) + 0.5 h (1 - t^2) c (1 + 3 k h^2)``. Biases may be None.
+    ``0.5 (1 + t) + 0.5 h (1 - t^2) c (1 + 3 k h^2)`` (``gelu_kernel``, ``gelu_slope``). Biases may be None.
     """
 
     @staticmethod
@@ -247,15 +279,7 @@ class FusedMLPFunction(Function):
         if b1 is not None:
             h += b1
         if activation == "gelu":
-            t = np.square(h)
-            t *= _GELU_K
-            t += 1.0
-            t *= h
-            t *= _GELU_C
-            np.tanh(t, out=t)
-            a = t + 1.0
-            a *= h
-            a *= 0.5
+            a, t = gelu_kernel(h)
             ctx.save_for_backward(rows, w1, w2, h, t, a)
         else:
             a = np.maximum(h, 0.0)
@@ -276,18 +300,7 @@ class FusedMLPFunction(Function):
         db2 = g2.sum(axis=0) if need_b2 else None
         dh = g2 @ w2  # d(activation output), turned into d(pre-activation) in place
         if ctx.activation == "gelu":
-            slope = np.square(h)
-            slope *= 3.0 * _GELU_K
-            slope += 1.0
-            slope *= _GELU_C
-            slope *= h
-            one_minus = np.square(t)
-            np.subtract(1.0, one_minus, out=one_minus)
-            slope *= one_minus
-            slope += t
-            slope += 1.0
-            slope *= 0.5
-            dh *= slope
+            dh *= gelu_slope(h, t)
         else:
             dh *= a > 0
         dw1 = dh.T @ rows if need_w1 else None
@@ -309,6 +322,9 @@ class FusedMLPFunction(Function):
 
 def _twin(cls, module):
     """A ``cls`` instance holding ``module``'s state: the same Parameters and children, nothing copied."""
+    composed = cls.__bases__[0]
+    if not isinstance(module, composed):
+        raise TypeError(f"{cls.__name__}.from_module: expected a {composed.__name__}, got {type(module).__name__}")
     twin = cls.__new__(cls)
     twin.__dict__.update(vars(module))
     for registry in ("_parameters", "_modules", "_buffers"):
@@ -364,7 +380,7 @@ class FusedLayerNorm(LayerNorm):
         return _twin(cls, module)
 
     def forward(self, x):
-        self.check_input(x)
+        check_normalized("LayerNorm", x, self.normalized_shape)
         return FusedLayerNormFunction.apply(x, self.weight, self.bias, ndim=len(self.normalized_shape), eps=self.eps)
 
 

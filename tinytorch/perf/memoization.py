@@ -58,6 +58,12 @@ class LayerCache:
     """
 
     def __init__(self, keys: np.ndarray, values: np.ndarray, layer: int = 0):
+        for name, array in (("keys", keys), ("values", values)):
+            if not isinstance(array, np.ndarray) or array.ndim != 4 or array.dtype.kind != "f":
+                raise ValueError(f"LayerCache: {name} must be a float (B, H, max_len, D) array, got "
+                                 f"{getattr(array, 'shape', type(array).__name__)}")
+        if keys.shape != values.shape:
+            raise ValueError(f"LayerCache: keys {keys.shape} and values {values.shape} differ in shape")
         self.keys, self.values, self.layer = keys, values, layer
         self.length = 0
 
@@ -141,7 +147,10 @@ class KVCache:
         for name, value in sizes.items():
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"KVCache: {name} must be a positive int, got {value!r}")
-        self.dtype = np.dtype(dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise ValueError(f"KVCache: dtype must be a float dtype, got {dtype!r}") from None
         if self.dtype.kind != "f":
             raise ValueError(f"KVCache: dtype must be a float dtype, got {self.dtype}")
         shape = (int(n_layers), int(batch_size), int(n_heads), int(max_len), int(head_dim))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradcheck import gradcheck
+from gradcheck import gradcheck, parameter_gradcheck
 from kvcache_double import ConcatLayerCache
 from modulegraph import imported_tinytorch_modules
 
@@ -163,6 +163,16 @@ def test_mismatched_shapes_and_types_are_named():
         scaled_dot_product_attention(randn(4, 3), Tensor(randn(6, 3)), Tensor(randn(6, 3)))
     with pytest.raises(ValueError, match=r"need shape \(..., seq, dim\)"):
         scaled_dot_product_attention(Tensor(randn(3)), Tensor(randn(6, 3)), Tensor(randn(6, 3)))
+    ints = Tensor(np.ones((3, 4), np.int64))
+    with pytest.raises(TypeError, match="must be floating point, got int64, int64, int64"):
+        scaled_dot_product_attention(ints, ints, ints)
+    q = Tensor(randn(3, 4))
+    with pytest.raises(TypeError, match="scaled_dot_product_attention: is_causal must be True or False, got 'yes'"):
+        scaled_dot_product_attention(q, q, q, is_causal="yes")
+    for args, match in (((0,), "query_len must be an int >= 1, got 0"), ((2, 2.5), "key_len must be an int >= 1"),
+                        ((2, 3, -1), "start must be an int >= 0, got -1")):
+        with pytest.raises(ValueError, match=f"causal_mask: {match}"):
+            causal_mask(*args)
 
 
 # ------------------------------------------------------------------ multi-head attention
@@ -204,24 +214,9 @@ def test_mha_gradcheck_float64_through_the_input_and_every_parameter():
     mha = to_float64(MultiHeadAttention(6, 2))
     x = RNG.standard_normal((2, 3, 6))
     gradcheck(lambda t: mha(t, is_causal=True)[0], x)
-    # each parameter: analytic .grad against central differences on a few entries
-    weights = np.random.default_rng(1).standard_normal((2, 3, 6))
-
-    def objective():
-        return (mha(Tensor(x, dtype=np.float64), is_causal=True)[0] * Tensor(weights, dtype=np.float64)).sum()
-    mha.zero_grad()
-    objective().backward()
-    for name, param in mha.named_parameters():
-        flat = param.data.reshape(-1)
-        for index in (0, flat.size // 2, flat.size - 1):
-            saved, values = flat[index], []
-            for delta in (1e-6, -1e-6):
-                flat[index] = saved + delta
-                with no_grad():
-                    values.append(objective().item())
-            flat[index] = saved
-            numeric = (values[0] - values[1]) / 2e-6
-            assert abs(param.grad.reshape(-1)[index] - numeric) < 1e-5 * (1 + abs(numeric)), (name, index)
+    weights = Tensor(np.random.default_rng(1).standard_normal((2, 3, 6)), dtype=np.float64)
+    parameter_gradcheck(lambda: (mha(Tensor(x, dtype=np.float64), is_causal=True)[0] * weights).sum(), mha,
+                        atol=1e-5)
 
 
 def test_mha_need_weights_path_has_the_same_gradients():
@@ -287,6 +282,10 @@ def test_mha_rejects_bad_configurations_and_inputs():
         mha(Tensor(randn(1, 2, 8)), Tensor(randn(1, 2, 8)), layer_cache=ConcatLayerCache())
     with pytest.raises(ValueError, match="either attn_mask or is_causal"):
         mha(Tensor(randn(1, 2, 8)), attn_mask=np.ones((2, 2), bool), is_causal=True)
+    with pytest.raises(TypeError, match="layer_cache must have get_seq_length\\(\\) and update\\(k, v\\).*got dict"):
+        mha(Tensor(randn(1, 2, 8)), layer_cache={})
+    with pytest.raises(TypeError, match="MultiHeadAttention: bias must be True or False, got 'no'"):
+        MultiHeadAttention(8, 2, bias="no")
 
 
 def test_a_layer_cache_while_recording_gradients_is_refused():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradcheck import gradcheck
+from gradcheck import gradcheck, parameter_gradcheck
 from kvcache_double import layer_caches
 from modulegraph import imported_tinytorch_modules
 
@@ -71,8 +71,15 @@ def test_layer_norm_module_normalises_and_learns_scale_and_shift():
     np.testing.assert_allclose(y.var(-1), 1, rtol=1e-3)
     assert LayerNorm(6, bias=False).bias is None and LayerNorm(6, elementwise_affine=False).weight is None
     assert LayerNorm((2, 3))(Tensor(np.ones((4, 2, 3), np.float32))).shape == (4, 2, 3)
-    with pytest.raises(ValueError, match=r"input shape \(4, 5\) does not end with normalized_shape \(6,\)"):
+    with pytest.raises(ValueError, match=r"LayerNorm: input shape \(4, 5\) does not end with normalized_shape \(6,\)"):
         ln(Tensor(np.zeros((4, 5), np.float32)))
+    with pytest.raises(ValueError, match=r"layer_norm: input shape \(2, 3\) does not end with normalized_shape \(4,\)"):
+        layer_norm(Tensor(np.zeros((2, 3), np.float32)), (4,))
+    for args, match in (((0,), "normalized_shape must be a positive int, got 0"),
+                        (("a",), "normalized_shape must be a positive int, got 'a'"),
+                        ((4, 0.0), r"eps must be a finite number in \(0, inf\), got 0.0")):
+        with pytest.raises(ValueError, match=f"LayerNorm: {match}"):
+            LayerNorm(*args)
 
 
 def test_layer_norm_is_stable_for_constant_and_huge_inputs():
@@ -216,19 +223,7 @@ def test_gpt_gradcheck_float64_through_the_whole_model():
     model = to_float64(tiny_gpt(n_layer=1, n_embd=8, context_length=4))
     ids = np.array([[1, 3, 3, 0], [2, 2, 5, 1]])
     targets = np.array([3, 3, 0, 4, 2, 5, 1, 7])
-    loss = CrossEntropyLoss()(model(ids).reshape(-1, 11), targets)
-    loss.backward()
-    for name, param in model.named_parameters():
-        flat, grad = param.data.reshape(-1), param.grad.reshape(-1)
-        for index in np.unique([0, flat.size // 3, flat.size - 1]):
-            saved, values = flat[index], []
-            for delta in (1e-6, -1e-6):
-                flat[index] = saved + delta
-                with no_grad():
-                    values.append(CrossEntropyLoss()(model(ids).reshape(-1, 11), targets).item())
-            flat[index] = saved
-            numeric = (values[0] - values[1]) / 2e-6
-            assert abs(grad[index] - numeric) < 1e-6 + 1e-5 * abs(numeric), (name, index, grad[index], numeric)
+    parameter_gradcheck(lambda: CrossEntropyLoss()(model(ids).reshape(-1, 11), targets), model)
 
 
 def test_gpt_learns_a_repeating_pattern():
@@ -389,6 +384,8 @@ def test_past_key_values_errors_are_clear():
             model(np.zeros((1, 3), np.int64), past_key_values=caches)
         with pytest.raises(ValueError, match="past_key_values holds 1 layer caches for 2 blocks"):
             model(np.zeros((1, 1), np.int64), past_key_values=layer_caches(1))
+        with pytest.raises(TypeError, match="past_key_values must be a sequence of one layer cache per block"):
+            model(np.zeros((1, 1), np.int64), past_key_values=5)
     with pytest.raises(RuntimeError, match="layer_cache is for decoding under no_grad"):
         model(np.zeros((1, 1), np.int64), past_key_values=layer_caches(2))
 

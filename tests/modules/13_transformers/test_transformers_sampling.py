@@ -74,8 +74,11 @@ def test_sampling_probs_rejects_bad_arguments():
         sampling_probs(np.zeros((1, 3)), temperature=-0.5)
     with pytest.raises(ValueError, match="top_k must be an int >= 1 or None, got 0"):
         sampling_probs(np.zeros((1, 3)), top_k=0)
-    with pytest.raises(ValueError, match="sampling_probs: the logits contain NaN"):
-        sampling_probs(np.array([[0.0, np.nan]]))
+    for bad in ([[0.0, np.nan]], [[np.inf, 0.0]], [[-np.inf, -np.inf]]):
+        with pytest.raises(ValueError, match="sampling_probs: the logits contain NaN, \\+inf or a row of -inf only"):
+            sampling_probs(np.array(bad))
+    with pytest.raises(TypeError, match="sampling_probs: logits must be an \\(N, V\\) array of numbers, got str"):
+        sampling_probs("abc")
 
 
 def test_sample_next_with_top_p_draws_only_from_the_nucleus_in_proportion():

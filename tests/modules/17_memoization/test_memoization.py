@@ -101,12 +101,20 @@ def test_reset_starts_over_with_the_same_storage():
     (dict(n_layers=2.0), "n_layers must be a positive int, got 2.0"),
     (dict(max_len=True), "max_len must be a positive int, got True"),
     (dict(dtype=np.int8), "dtype must be a float dtype, got int8"),
+    (dict(dtype="x"), "dtype must be a float dtype, got 'x'"),
 ])
 def test_bad_sizes_are_rejected_naming_them(kwargs, match):
     sizes = dict(n_layers=1, batch_size=1, n_heads=1, max_len=4, head_dim=2) | kwargs
     with pytest.raises(ValueError, match=f"KVCache: {match}"):
         KVCache(**sizes)
     assert "length=0" in repr(KVCache(1, 1, 1, 4, 2))
+
+
+def test_a_layer_cache_needs_float_storage_of_one_shape():
+    with pytest.raises(ValueError, match=r"LayerCache: keys must be a float \(B, H, max_len, D\) array, got \(3,\)"):
+        LayerCache(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="LayerCache: keys .* and values .* differ in shape"):
+        LayerCache(np.zeros((1, 1, 4, 2)), np.zeros((1, 1, 5, 2)))
 
 
 def test_a_layer_cache_counts_its_own_length():
@@ -237,11 +245,12 @@ def test_a_cache_that_returns_stale_keys_is_caught():
     (dict(cache=KVCache(2, 3, 4, 24, 4)), ValueError, "generate: cache holds a batch of 3, the prompt 2"),
     (dict(cache=KVCache(2, 2, 4, 8, 4)), ValueError, "generate: cache holds 8 positions, fewer than the model's "
                                                      "context_length=24"),
+    (dict(model="gpt"), TypeError, "generate: model must be a GPT \\(module 13\\), got str"),
 ])
 def test_generate_refuses_bad_arguments_naming_them(kwargs, error, match):
-    arguments = dict(ids=np.zeros((2, 3), np.int64), max_new_tokens=4) | kwargs
+    arguments = dict(model=gpt(), ids=np.zeros((2, 3), np.int64), max_new_tokens=4) | kwargs
     with pytest.raises(error, match=match):
-        generate(gpt(), **arguments)
+        generate(**arguments)
 
 
 def test_zero_new_tokens_returns_the_prompt():

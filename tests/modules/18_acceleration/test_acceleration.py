@@ -38,6 +38,12 @@ def test_the_fused_pairs_also_return_input_gradients():
     assert names == {"matmul": 1, "conv2d": 1, "GELU": 2, "LayerNorm": 4, "softmax+cross-entropy": 2, "generation": 1}
 
 
+@pytest.mark.parametrize("scale", [0, -1, 1.5, True])
+def test_kernel_pairs_refuses_a_bad_scale(scale):
+    with pytest.raises(ValueError, match=f"kernel_pairs: scale must be an int >= 1, got {scale!r}"):
+        kernel_pairs(scale)
+
+
 def test_matmul_loops_by_hand_and_shape_error():
     a, b = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([[5.0], [6.0]])
     assert matmul_loops(a, b).tolist() == [[17.0], [39.0]] == matmul_blas(a, b).tolist()
