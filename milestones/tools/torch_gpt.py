@@ -1,6 +1,6 @@
 """The same GPT written in PyTorch, for parity tests and the benchmark (imports torch: test-side only).
 
-Layout mirrors ``tinytorch.core.transformers.GPT`` (pre-LN blocks, fused QKV projection,
+Layout mirrors ``tinytorch.core.transformers.GPT`` (pre-LN blocks, packed QKV projection,
 tanh GELU, learned positions, bias-free head), so ``copy_weights`` can map every parameter.
 """
 

@@ -529,7 +529,8 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
     try:
         logits = np.asarray(getattr(logits, "data", logits), dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"sampling_probs: logits must be an (N, V) array of numbers, got {type(logits).__name__}") from None
+        raise TypeError(f"sampling_probs: logits must be an (N, V) array of numbers, "
+                        f"got {type(logits).__name__}") from None
     if logits.ndim != 2 or 0 in logits.shape:
         raise ValueError(f"sampling_probs: expected logits of shape (N, V), got {logits.shape}")
     _check_sampling("sampling_probs", temperature, top_k, top_p)

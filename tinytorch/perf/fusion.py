@@ -338,8 +338,8 @@ class FusedMultiHeadAttention(MultiHeadAttention):
     Plain self-attention (no key/value, no weights asked for) runs ``FusedSelfAttention`` on
     the packed projection, or ``FusedCachedAttention`` with a ``layer_cache``; anything else
     (cross-attention, ``need_weights``, a mask together with a cache) is module 12's composed
-    path. Same Parameters, same
-    arguments, same results as the module it replaced (``from_module``).
+    path. Same Parameters, same arguments, same results as the module it replaced
+    (``from_module``).
     """
 
     @classmethod
@@ -349,7 +349,8 @@ class FusedMultiHeadAttention(MultiHeadAttention):
 
     def forward(self, query, key=None, value=None, attn_mask=None, is_causal=False, need_weights=False,
                 average_attn_weights=True, layer_cache=None):
-        if key is not None or value is not None or need_weights or (layer_cache is not None and attn_mask is not None):
+        fusable = key is None and value is None and not need_weights and (layer_cache is None or attn_mask is None)
+        if not fusable:
             return super().forward(query, key, value, attn_mask, is_causal, need_weights, average_attn_weights,
                                    layer_cache)
         self.check_inputs(query, key, value, layer_cache)

@@ -1,4 +1,5 @@
-"""Module 13's sampling: temperature, top-k and top-p (nucleus) in ``sampling_probs``, ``sample_next`` and ``GPT.generate``."""
+"""Module 13's sampling: temperature, top-k and top-p (nucleus) in ``sampling_probs``, ``sample_next`` and
+``GPT.generate``."""
 
 import numpy as np
 import pytest
