@@ -51,6 +51,7 @@ def causal_mask(query_len: int, key_len: int | None = None, start: int = 0) -> n
     ``start .. start + query_len - 1`` among ``key_len = start + query_len`` keys.
 
     Example:
+        >>> from tinytorch.core.attention import causal_mask
         >>> causal_mask(3).astype(int)
         array([[1, 0, 0],
                [1, 1, 0],
@@ -116,6 +117,8 @@ def split_mask(caller: str, attn_mask, is_causal: bool, query_len: int, key_len:
     mask starts at ``start`` (the positions already cached, see ``causal_mask``).
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.attention import split_mask
         >>> allowed, bias = split_mask("attention", None, True, 2, 2, np.float32)
         >>> allowed.astype(int).tolist(), bias
         ([[1, 0], [1, 1]], None)
@@ -192,6 +195,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         - Output: ``(..., L, Ev)``.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.attention import scaled_dot_product_attention
+        >>> from tinytorch.core.tensor import Tensor
         >>> q = Tensor(np.ones((2, 4, 3, 8), dtype=np.float32))
         >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
         (2, 4, 3, 8)
@@ -240,6 +246,9 @@ class MultiHeadAttention(Module):
           ``(N, num_heads, L, S)`` with ``average_attn_weights=False``.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.attention import MultiHeadAttention
+        >>> from tinytorch.core.tensor import Tensor
         >>> mha = MultiHeadAttention(embed_dim=16, num_heads=4)
         >>> x = Tensor(np.zeros((2, 5, 16), dtype=np.float32))
         >>> out, weights = mha(x, is_causal=True, need_weights=True, average_attn_weights=False)

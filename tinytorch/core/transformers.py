@@ -85,6 +85,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     gradient flows through the mean and the variance too, by autograd).
 
     Example:
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.core.transformers import layer_norm
         >>> y = layer_norm(Tensor([[1.0, 2.0, 3.0]]), (3,))
         >>> [round(v, 4) for v in y.data[0].tolist()]
         [-1.2247, 0.0, 1.2247]
@@ -115,6 +117,9 @@ class LayerNorm(Module):
         - Input: ``(*, *normalized_shape)``; Output: same shape.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.core.transformers import LayerNorm
         >>> ln = LayerNorm(4)
         >>> y = ln(Tensor(np.arange(8, dtype=np.float32).reshape(2, 4)))
         >>> np.allclose(y.data.mean(axis=-1), 0, atol=1e-6), np.allclose(y.data.std(axis=-1), 1, atol=1e-3)
@@ -168,6 +173,9 @@ class MLP(Module):
         - Input: ``(*, E)``; Output: ``(*, E)``.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.core.transformers import MLP
         >>> MLP(8)(Tensor(np.zeros((2, 3, 8), dtype=np.float32))).shape
         (2, 3, 8)
     """
@@ -210,6 +218,9 @@ class TransformerBlock(Module):
         - Input: ``(N, T, E)``; Output: ``(N, T, E)``.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.core.transformers import TransformerBlock
         >>> block = TransformerBlock(16, num_heads=2)
         >>> block(Tensor(np.zeros((2, 5, 16), dtype=np.float32)), is_causal=True).shape
         (2, 5, 16)
@@ -262,6 +273,7 @@ class GPTConfig:
             much sooner with a larger one, about 0.5 / sqrt(n_embd).
 
     Example:
+        >>> from tinytorch.core.transformers import GPTConfig
         >>> GPTConfig(n_embd=10, n_head=4)
         Traceback (most recent call last):
         ...
@@ -316,9 +328,12 @@ class GPT(Module):
         - Output: ``(N, T, vocab_size)`` logits.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.transformers import GPT, GPTConfig
         >>> model = GPT(GPTConfig(vocab_size=10, context_length=8, n_layer=1, n_head=2, n_embd=16))
         >>> model(np.zeros((2, 5), dtype=np.int64)).shape
         (2, 5, 10)
+        >>> import numpy as np
         >>> model.generate(np.zeros((2, 3), dtype=np.int64), max_new_tokens=4, temperature=0).shape
         (2, 7)
     """
@@ -409,6 +424,8 @@ class GPT(Module):
         Computed without recording a graph.
 
         Example:
+            >>> import numpy as np
+            >>> from tinytorch.core.transformers import GPT, GPTConfig
             >>> model = GPT(GPTConfig(vocab_size=5, context_length=4, n_layer=2, n_head=2, n_embd=8))
             >>> [w.shape for w in model.attention_weights(np.array([[1, 2, 3]]))]
             [(1, 2, 3, 3), (1, 2, 3, 3)]
@@ -479,6 +496,7 @@ def check_generation(caller: str, model, ids, max_new_tokens, temperature, top_k
     Shared by ``GPT.generate`` and module 17's cached generation, so both refuse the same input.
 
     Example:
+        >>> from tinytorch.core.transformers import GPT, GPTConfig, check_generation
         >>> model = GPT(GPTConfig(vocab_size=5, context_length=4, n_layer=1, n_head=1, n_embd=4))
         >>> check_generation("generate", model, [[1, 2]], -1, 1.0, None, None)
         Traceback (most recent call last):
@@ -520,9 +538,13 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
         (N, V) float64 probabilities, each row summing to 1.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.transformers import sampling_probs
         >>> probs = sampling_probs(np.log([[0.5, 0.3, 0.15, 0.05]]), top_p=0.75)
         >>> [round(p, 3) for p in probs[0].tolist()]
         [0.625, 0.375, 0.0, 0.0]
+        >>> import numpy as np
+        >>> from tinytorch.core.transformers import sampling_probs
         >>> sampling_probs(np.log([[0.5, 0.3, 0.15, 0.05]]), top_k=1).tolist()
         [[1.0, 0.0, 0.0, 0.0]]
     """
@@ -565,6 +587,8 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, top_
     framework generator (one uniform number per row, in row order).
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.transformers import sample_next
         >>> sample_next(np.array([[0.1, 3.0, 0.2]]), temperature=0).tolist()
         [[1]]
     """

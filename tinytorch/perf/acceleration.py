@@ -55,6 +55,8 @@ def matmul_loops(a, b) -> np.ndarray:
     """SLOW reference: ``a @ b`` one multiply-add at a time, in plain Python loops.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.acceleration import matmul_loops
         >>> matmul_loops(np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]]))
         array([[11.]])
     """
@@ -129,6 +131,9 @@ def gelu_fused(x: Tensor) -> Tensor:
     """GELU (tanh form) as one fused primitive.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.acceleration import gelu_fused, gelu_unfused
         >>> x = Tensor(np.array([-1.0, 0.0, 2.0]))
         >>> bool(np.allclose(gelu_fused(x).data, gelu_unfused(x).data, atol=1e-6))
         True
@@ -147,6 +152,9 @@ def layer_norm_fused(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5)
     """LayerNorm over the last dimension as one fused primitive (``FusedLayerNormFunction``).
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.acceleration import layer_norm_fused
         >>> x = Tensor(np.array([[1.0, 2.0, 3.0]]))
         >>> w, b = Tensor(np.ones(3)), Tensor(np.zeros(3))
         >>> np.round(layer_norm_fused(x, w, b).data, 4)
@@ -210,6 +218,9 @@ def softmax_cross_entropy_fused(logits: Tensor, targets) -> Tensor:
     """Mean cross-entropy from logits as one fused, stable primitive.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.acceleration import softmax_cross_entropy_fused
         >>> z = Tensor(np.array([[1000.0, 0.0]]))
         >>> softmax_cross_entropy_fused(z, np.array([1])).item()    # the unfused version gives inf
         1000.0
@@ -238,6 +249,10 @@ def generate_one_at_a_time(model, prompts, max_new_tokens: int, use_cache: bool 
     """SLOW reference: greedy generation for each prompt on its own, a Python loop over the batch.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.random import manual_seed
+        >>> from tinytorch.core.transformers import GPT, GPTConfig
+        >>> from tinytorch.perf.acceleration import generate_one_at_a_time
         >>> _ = manual_seed(0)
         >>> gpt = GPT(GPTConfig(vocab_size=7, context_length=8, n_layer=1, n_head=2, n_embd=8))
         >>> generate_one_at_a_time(gpt, np.zeros((3, 2), dtype=np.int64), 4).shape
@@ -250,6 +265,10 @@ def generate_batched(model, prompts, max_new_tokens: int, use_cache: bool = True
     """Fast: greedy generation for every prompt at once (one forward pass per step serves the whole batch).
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.random import manual_seed
+        >>> from tinytorch.core.transformers import GPT, GPTConfig
+        >>> from tinytorch.perf.acceleration import generate_batched, generate_one_at_a_time
         >>> _ = manual_seed(0)
         >>> gpt = GPT(GPTConfig(vocab_size=7, context_length=8, n_layer=1, n_head=2, n_embd=8))
         >>> prompts = np.array([[1, 2], [3, 4], [5, 6]])
@@ -296,6 +315,7 @@ def kernel_pairs(scale: int = 1) -> list[KernelPair]:
     """Every naive/fast pair of this module, with inputs sized for a benchmark (``scale`` multiplies them).
 
     Examples:
+        >>> from tinytorch.perf.acceleration import kernel_pairs
         >>> [pair.name for pair in kernel_pairs()][:2]
         ['matmul 64x64 @ 64x64', 'conv2d 32x1x8x8, 6 filters 3x3']
     """

@@ -419,6 +419,7 @@ def accelerate(model):
 
     Example:
         >>> from tinytorch.core.transformers import GPT, GPTConfig
+        >>> from tinytorch.perf.fusion import accelerate
         >>> gpt = GPT(GPTConfig(vocab_size=7, context_length=8, n_layer=1, n_head=2, n_embd=8))
         >>> weight = gpt.blocks[0].attn.in_proj.weight
         >>> gpt = accelerate(gpt)

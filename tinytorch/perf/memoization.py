@@ -48,6 +48,8 @@ class LayerCache:
         layer: this layer's index, for error messages.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.perf.memoization import LayerCache
         >>> storage = np.zeros((1, 2, 8, 4), dtype=np.float32)
         >>> layer = LayerCache(storage, storage.copy())
         >>> k = np.ones((1, 2, 3, 4), dtype=np.float32)
@@ -133,6 +135,8 @@ class KVCache:
         - ``update`` outputs: ``(B, H, length + T_new, D)`` read-only views of the storage.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.memoization import KVCache
         >>> cache = KVCache(n_layers=2, batch_size=1, n_heads=2, max_len=8, head_dim=4)
         >>> k = np.ones((1, 2, 3, 4), dtype=np.float32)
         >>> for layer in cache:
@@ -164,6 +168,7 @@ class KVCache:
 
         Example:
             >>> from tinytorch.core.transformers import GPT, GPTConfig
+            >>> from tinytorch.perf.memoization import KVCache
             >>> gpt = GPT(GPTConfig(vocab_size=5, context_length=16, n_layer=2, n_head=2, n_embd=8))
             >>> KVCache.for_model(gpt, batch_size=3)
             KVCache(n_layers=2, batch_size=3, n_heads=2, max_len=16, head_dim=4, length=0, dtype=float32)
@@ -256,7 +261,9 @@ def generate(model, ids, max_new_tokens: int, temperature: float = 1.0, top_k: i
         ``(N, T + max_new_tokens)`` int64 Tensor: the prompts followed by the new tokens.
 
     Example:
+        >>> import numpy as np
         >>> from tinytorch.core.transformers import GPT, GPTConfig
+        >>> from tinytorch.perf.memoization import generate
         >>> gpt = GPT(GPTConfig(vocab_size=7, context_length=8, n_layer=1, n_head=2, n_embd=8)).eval()
         >>> prompt = np.array([[1, 2, 3]])
         >>> bool((generate(gpt, prompt, 9, temperature=0).data == gpt.generate(prompt, 9, temperature=0).data).all())
