@@ -21,10 +21,10 @@ def tinytorch_modules() -> list[str]:
 @pytest.mark.parametrize("name", tinytorch_modules())
 def test_docstring_examples_run(name):
     module = importlib.import_module(name)
-    globs = {"np": np, "Tensor": tinytorch.Tensor}
+    globs = {}
     finder = doctest.DocTestFinder(exclude_empty=True)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     report: list[str] = []
-    for test in finder.find(module, name, globs=dict(globs, **vars(module))):
+    for test in finder.find(module, name, globs=dict(globs)):
         runner.run(test, out=report.append)
     assert runner.failures == 0, "".join(report)

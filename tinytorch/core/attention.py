@@ -37,6 +37,7 @@ import math
 
 import numpy as np
 
+from tinytorch.core.activations import softmax
 from tinytorch.core.autograd import Function
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.random import rng
@@ -318,7 +319,7 @@ def scaled_dot_product_attention_composed(query, key, value, attn_mask=None, dro
         any_allowed = allowed.any(axis=-1, keepdims=True)
         # -inf where masked; a fully masked row is filled with 0 instead (uniform, then zeroed below)
         scores = scores.masked_fill(~allowed & any_allowed, -np.inf).masked_fill(~any_allowed, 0.0)
-    weights = scores.softmax(dim=-1)
+    weights = softmax(scores, dim=-1)
     if allowed is not None and not allowed.any(axis=-1).all():
         weights = where(np.broadcast_to(allowed.any(axis=-1, keepdims=True), weights.shape), weights, 0.0)
     mixed = weights

@@ -4,10 +4,9 @@ A ``Tensor`` wraps a NumPy array (``.data``). Every operation goes through a pri
 ``Function`` (``tinytorch.core.ops``) or is composed from them. Module 01 only computes;
 once module 05 (autograd) is written, the same ops record the graph when gradients are
 needed, so ``loss.backward()`` can fill ``.grad`` of every leaf that requires grad.
-The activation methods (``x.relu()``, ``x.softmax()``, ...) use module 02's primitives.
+Nonlinearities (``relu``, ``softmax``, ...) are module 02's: ``tinytorch.core.activations``.
 """
 
-import importlib
 import numbers
 
 import numpy as np
@@ -183,8 +182,8 @@ class Tensor:
         self has exactly one element. The graph's saved arrays are freed afterwards unless
         ``retain_graph=True``.
         """
-        engine = autograd_engine()  # module 05; a clear NotImplementedError while it is not written
-        engine.backward(self, grad if gradient is None else gradient, retain_graph=retain_graph)
+        # module 05's engine; a clear NotImplementedError while autograd.py is not written
+        run_backward(self, grad if gradient is None else gradient, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
@@ -288,30 +287,6 @@ class Tensor:
         larger = where(self.data > other.data, self, other)
         ties = self.data == other.data
         return where(ties, (self + other) * 0.5, larger) if ties.any() else larger
-
-    def relu(self):
-        """max(x, 0) (module 02)."""
-        return _activations().relu(self)
-
-    def sigmoid(self):
-        """Logistic sigmoid, overflow-free (module 02)."""
-        return _activations().sigmoid(self)
-
-    def tanh(self):
-        """Hyperbolic tangent (module 02)."""
-        return _activations().tanh(self)
-
-    def gelu(self):
-        """GELU, tanh approximation as torch's approximate='tanh' (module 02)."""
-        return _activations().gelu(self)
-
-    def softmax(self, axis=-1, dim=None):
-        """Softmax along ``axis`` (alias ``dim``) (module 02)."""
-        return _activations().softmax(self, dim=_axis(axis, dim, -1))
-
-    def log_softmax(self, axis=-1, dim=None):
-        """Log-softmax along ``axis`` (alias ``dim``), log-sum-exp stable (module 02)."""
-        return _activations().log_softmax(self, dim=_axis(axis, dim, -1))
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
@@ -434,11 +409,6 @@ def _as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def _activations():
-    """Module 02, which owns the activation primitives behind ``x.relu()`` and friends."""
-    return importlib.import_module("tinytorch.core.activations")
-
-
 def _operand(x):
     """Prepare the other operand of an op: Tensors and Python numbers pass, the rest become Tensors."""
     if isinstance(x, Tensor):
@@ -478,5 +448,5 @@ def _keep(keepdims, keepdim):
 
 
 # Imported last: the op modules need the Tensor class defined above.
-from tinytorch.core.function import autograd_engine  # noqa: E402
+from tinytorch.core.function import run_backward  # noqa: E402
 from tinytorch.core.ops import arithmetic, elementwise, movement, reduction  # noqa: E402

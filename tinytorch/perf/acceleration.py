@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from tinytorch.core.activations import softmax, tanh
 from tinytorch.core.autograd import Function
 from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import conv2d, conv2d_naive
@@ -98,7 +99,7 @@ def gelu_unfused(x: Tensor) -> Tensor:
     About eight graph nodes, each with its own intermediate array and backward.
     """
     inner = (x + x * x * x * _GELU_A) * _GELU_C
-    return x * 0.5 * (inner.tanh() + 1.0)
+    return x * 0.5 * (tanh(inner) + 1.0)
 
 
 class FusedGELU(Function):
@@ -226,7 +227,7 @@ def softmax_cross_entropy_unfused(logits: Tensor, targets) -> Tensor:
     Unstable: when a logit is far below the largest, its softmax underflows to 0 and log(0) = -inf.
     """
     y = _targets(targets, logits.shape)
-    probabilities = logits.softmax(dim=-1)
+    probabilities = softmax(logits, dim=-1)
     picked = probabilities[np.arange(len(y)), y]
     return -(picked.log().mean())
 

@@ -316,5 +316,5 @@ def test_mha_dropout_only_while_training():
 
 
 def test_attention_imports_only_earlier_modules():
-    allowed = {"tinytorch.core.autograd", "tinytorch.core.layers", "tinytorch.core.random", "tinytorch.core.tensor"}
+    allowed = {"tinytorch.core.activations", "tinytorch.core.autograd", "tinytorch.core.layers", "tinytorch.core.random", "tinytorch.core.tensor"}
     assert imported_tinytorch_modules(ROOT / "tinytorch/core/attention.py") <= allowed
