@@ -14,18 +14,52 @@ import numpy as np
 __all__ = ["Tensor", "where", "cat", "stack"]
 
 _DEFAULT_FLOAT = np.float32
+_NUMBER_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex: what a tensor holds
+_NOT_NUMBERS = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans",
+                "V": "structured records"}
 
 
 def _as_array(data, dtype):
     """Convert ``data`` to an ndarray: float64/Python floats become float32 unless ``dtype`` is given."""
+    try:
+        array = np.asarray(data)
+    except ValueError:  # NumPy: "inhomogeneous shape"
+        ragged = _ragged(data)
+        if ragged is None:
+            raise
+        raise ValueError(f"Tensor: cannot build a tensor from a ragged nested list: {ragged}") from None
+    _check_numbers(array.dtype, f"the data ({type(data).__name__}) has dtype {array.dtype}")
     if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data)
-    if array.dtype == np.float64:
-        return array.astype(_DEFAULT_FLOAT)
-    if array.dtype == object:
-        raise TypeError(f"Tensor: cannot build a tensor from {type(data).__name__} (object dtype)")
-    return array
+        _check_numbers(np.dtype(dtype), f"dtype={np.dtype(dtype)} was given")
+        return array.astype(dtype, copy=False)
+    return array.astype(_DEFAULT_FLOAT) if array.dtype == np.float64 else array
+
+
+def _check_numbers(dtype, reason):
+    """Refuse a dtype that is not numbers (strings, bytes, objects): no op could use it."""
+    if dtype.kind not in _NUMBER_KINDS:
+        what = _NOT_NUMBERS.get(dtype.kind, f"dtype {dtype}")
+        raise TypeError(f"Tensor: cannot build a tensor of {what}: {reason}; a tensor holds numbers or bools")
+
+
+def _ragged(data):
+    """Where a nested list stops being rectangular: the depth and the lengths found there (None if nowhere)."""
+    level, depth = [data], 0
+    while True:
+        lengths = list(dict.fromkeys(_length(item) for item in level))
+        if len(lengths) > 1:
+            found = ", ".join("a number" if n is None else str(n) for n in lengths)
+            return f"the lists at depth {depth} have different lengths ({found}); every row needs the same length"
+        if lengths[0] is None:
+            return None
+        level, depth = [item for sequence in level for item in sequence], depth + 1
+
+
+def _length(item):
+    """The length of a list, tuple or array inside nested data; None for a number (or a 0-d array)."""
+    if isinstance(item, (list, tuple)) or (isinstance(item, (np.ndarray, Tensor)) and item.ndim > 0):
+        return len(item)
+    return None
 
 
 class Tensor:
@@ -61,7 +95,8 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = data if (dtype is None and type(data) is np.ndarray and data.dtype != np.float64) else _as_array(data, dtype)
+        shared = dtype is None and type(data) is np.ndarray and data.dtype.kind in _NUMBER_KINDS and data.dtype != np.float64
+        self.data = data if shared else _as_array(data, dtype)
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"Tensor: only floating point tensors can require gradients, got dtype {self.data.dtype}"

@@ -61,6 +61,40 @@ def test_integer_tensor_cannot_require_grad():
         Tensor([1, 2], requires_grad=True)
 
 
+@pytest.mark.parametrize("data, what", [
+    (["a", "b"], r"strings: the data \(list\) has dtype <U1"),
+    ("abc", r"strings: the data \(str\) has dtype <U3"),
+    ([b"a"], r"bytes: the data \(list\) has dtype \|S1"),
+    (np.array(["x", "y"]), r"strings: the data \(ndarray\) has dtype <U1"),
+    ([None, 1.0], r"Python objects: the data \(list\) has dtype object"),
+    (np.array([1, "a"], dtype=object), r"Python objects: the data \(ndarray\) has dtype object"),
+])
+def test_data_that_is_not_numbers_is_refused_naming_its_dtype(data, what):
+    with pytest.raises(TypeError, match=rf"^Tensor: cannot build a tensor of {what}; a tensor holds numbers or bools$"):
+        Tensor(data)
+
+
+def test_a_dtype_that_is_not_numbers_is_refused():
+    with pytest.raises(TypeError, match=r"^Tensor: cannot build a tensor of strings: dtype=<U0 was given"):
+        Tensor([1, 2], dtype=str)
+    with pytest.raises(TypeError, match=r"^Tensor: cannot build a tensor of strings: the data \(list\)"):
+        Tensor(["1.5"], dtype=np.float32)
+
+
+@pytest.mark.parametrize("data, depth, lengths", [
+    ([[1, 2], [3]], 1, "2, 1"),
+    ([[1.0, 2.0], [3.0, 4.0, 5.0]], 1, "2, 3"),
+    ([[[1], [2]], [[3], [4, 5]]], 2, "1, 2"),
+    ([1, [2]], 1, "a number, 1"),
+    ([np.zeros(2), np.zeros(3)], 1, "2, 3"),
+])
+def test_a_ragged_nested_list_is_refused_with_the_lengths_found(data, depth, lengths):
+    message = (rf"^Tensor: cannot build a tensor from a ragged nested list: the lists at depth {depth} have "
+               rf"different lengths \({lengths}\); every row needs the same length$")
+    with pytest.raises(ValueError, match=message):
+        Tensor(data)
+
+
 def test_shape_helpers():
     x = Tensor(randn(2, 3, 4))
     assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3
