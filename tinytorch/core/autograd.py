@@ -11,6 +11,7 @@ its input's shape, and accumulates into ``.grad`` of leaves.
 
 Example:
     >>> import numpy as np
+    >>> from tinytorch.core.autograd import Function
     >>> from tinytorch.core.tensor import Tensor
     >>> class Square(Function):
     ...     @staticmethod

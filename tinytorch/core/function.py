@@ -50,6 +50,7 @@ class Function:
     place. Call ``MyFunction.apply(*args, **kwargs)`` to get a ``Tensor``.
 
     Example:
+        >>> from tinytorch.core.function import Function
         >>> from tinytorch.core.tensor import Tensor
         >>> class Square(Function):
         ...     @staticmethod

@@ -83,6 +83,7 @@ class Tensor:
         requires_grad: whether operations on this tensor are recorded.
 
     Example:
+        >>> from tinytorch.core.tensor import Tensor
         >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
         >>> (x * x).sum().backward()
         >>> x.grad
