@@ -15,6 +15,7 @@ __all__ = ["Tensor", "where", "cat", "stack"]
 
 _DEFAULT_FLOAT = np.float32
 _NUMBER_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex: what a tensor holds
+_SHARED_CHARS = "?" + np.typecodes["AllInteger"] + "efgFDG"  # every number dtype but float64: kept as it is
 _NOT_NUMBERS = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans",
                 "V": "structured records"}
 
@@ -96,7 +97,7 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        shared = dtype is None and type(data) is np.ndarray and data.dtype.kind in _NUMBER_KINDS and data.dtype != np.float64
+        shared = dtype is None and type(data) is np.ndarray and data.dtype.char in _SHARED_CHARS
         self.data = data if shared else _as_array(data, dtype)
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(
