@@ -40,7 +40,8 @@ root_doc = "docs/index"
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "milestones.sphinxext"]
 tinytorch_fingerprint = SETTINGS.fingerprint
-tinytorch_settings = {"root": str(SETTINGS.tinytorch_root), "fingerprint": SETTINGS.fingerprint}
+tinytorch_settings = {"root": str(SETTINGS.tinytorch_root), "fingerprint": SETTINGS.fingerprint,
+                      "cache": str(SETTINGS.cache_path)}
 
 exclude_patterns = [
     "_build", ".venv", "**/.ipynb_checkpoints", "**/*.ipynb", "README.md", "data", "tests",

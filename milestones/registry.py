@@ -478,12 +478,6 @@ def module_owning(path: str) -> Module | None:
     return None
 
 
-def missing_modules(modules: tuple[int, ...]) -> list[int]:
-    """Which of these modules the reader's tinytorch does not provide in working order yet."""
-    from milestones.readiness import module_state
-    return [n for n in modules if module_state(n).status != "ready"]
-
-
 def module_range(modules: tuple[int, ...]) -> str:
     """Render a module list compactly, e.g. ``01-08`` or ``01-04, 09``."""
     runs: list[list[int]] = []

@@ -19,7 +19,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
-from milestones import judge, readiness, registry, scoreboard
+from milestones import readiness, registry, scoreboard, settings
 
 RESULTS_DOCNAME = "docs/results"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -123,8 +123,8 @@ class ApiReference(SphinxDirective):
         for mod in registry.MODULES:
             state = found[mod.number]
             lines += [f"## {mod.number:02d} {mod.title}", ""]
-            if state.status != readiness.READY:
-                lines += [f"*Not documented: {state.status}, {state.detail}.*", ""]
+            if not state.runnable:
+                lines += [f"*Not documented: {state.text()}.*", ""]
                 continue
             lines += ["```{eval-rst}", f".. automodule:: {mod.import_path}",
                       f"   :members: {', '.join(mod.names) or '__all__'}" if mod.names else "   :members:",
@@ -148,7 +148,7 @@ class Scoreboard(SphinxDirective):
 def _fill_scoreboard(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Replace the placeholder once all chapters have executed and recorded their results."""
     for placeholder in doctree.findall(ScoreboardPlaceholder):
-        body = [[r.name, str(r.part), r.criterion, r.value, r.requirement, r.status, r.detail]
+        body = [[r.name, str(r.part), r.criterion, r.value, r.requirement, r.status.name, r.detail]
                 for r in scoreboard.rows()]
         placeholder.replace_self(_table(["milestone", "part", "criterion", "value", "required",
                                          "status", "why"], body, classes=("tinytorch-scoreboard",),
@@ -187,7 +187,7 @@ def _report_chapter(app: Sphinx, doctree: nodes.document) -> None:
         return
     data = _exec_data(app, docname) or {}
     fresh = data.get("mtime", 0) >= getattr(app.env, "tinytorch_started", 0)
-    counts = Counter(row.status for row in scoreboard.rows((stone,)))
+    counts = Counter(row.status.name for row in scoreboard.rows((stone,)))
     recorded = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no criteria"
     ran = f"ran in {data['runtime']:.1f} s" if fresh and data.get("runtime") else "outputs from the cache"
     print(f" {ran}: {recorded}", flush=True)
@@ -225,9 +225,14 @@ def _note_build_start(app: Sphinx) -> None:
     log = _log_file(app)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    settings = app.config.tinytorch_settings
-    mode = "strict: every chapter re-executed" if judge.strict() else "cached chapters reused"
-    print(f"TinyTorch book: tinytorch from {settings['root']} (fingerprint {settings['fingerprint']}), "
+    chosen = app.config.tinytorch_settings
+    if settings.strict():
+        mode = "strict: every chapter runs"
+    elif any(Path(chosen["cache"]).glob("*")):
+        mode = "chapters already run for this code reuse their cached outputs"
+    else:
+        mode = "nothing cached for this code yet: every chapter runs"
+    print(f"TinyTorch book: tinytorch from {chosen['root']} (fingerprint {chosen['fingerprint']}), "
           f"{mode}", flush=True)
 
 
@@ -240,7 +245,7 @@ def _verdict(app: Sphinx, exception) -> None:
     print(_run_times(app), flush=True)
     _write_root_redirect(Path(app.outdir), app.config.root_doc)
     print(f"The book is in {app.outdir}; open {Path(app.outdir) / 'index.html'}", flush=True)
-    if not judge.strict():
+    if not settings.strict():
         return
     problems = _chapter_errors(app) + scoreboard.problem_lines(scoreboard.failures(table))
     if problems:
