@@ -99,15 +99,17 @@ class MilestoneTable(SphinxDirective):
 
 
 class ModuleMap(SphinxDirective):
-    """Modules 01-19: import path, key names, and the milestones each one unlocks."""
+    """Modules 01-19: import path, key names, the files that are the module's work, and the
+    milestones each one unlocks."""
 
     def run(self):
         body = []
         for mod in registry.MODULES:
             users = [s.id for s in registry.MILESTONES if mod.number in s.modules]
+            files = [path.removeprefix("tinytorch/") for path in mod.files if path not in registry.SCAFFOLDING]
             body.append([f"{mod.number:02d}", mod.title, mod.import_path,
-                         ", ".join(mod.names) or "(kernels)", ", ".join(users)])
-        return [_table(["module", "name", "import path", "key names", "used by milestones"], body)]
+                         ", ".join(mod.names) or "(kernels)", ", ".join(files), ", ".join(users)])
+        return [_table(["module", "name", "import path", "key names", "your files", "used by milestones"], body)]
 
 
 class ApiReference(SphinxDirective):
