@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from milestones import kernel, registry, settings
+from milestones import execute, kernel, registry, settings
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,15 @@ def _kernel_profile(folder: Path) -> Path:
 def prepare(book_root: Path = registry.BOOK_ROOT) -> BookSettings:
     """Export the kernels' environment and choose the cache and results folders for this build."""
     root = settings.tinytorch_root()
+    execute.jobs()  # a bad TINYTORCH_JOBS is said before anything runs
     stamp = settings.fingerprint(root, book_root)
     build = book_root / "_build"
     chosen = BookSettings(root, stamp, build / ".jupyter_cache" / stamp, build / "results" / stamp,
                           settings.strict(), settings.verbose())
-    if chosen.strict and chosen.results_dir.exists():
-        shutil.rmtree(chosen.results_dir)
+    if chosen.strict:  # a fresh start: every chapter runs, no record of an earlier run survives
+        for folder in (chosen.results_dir, chosen.cache_path):
+            if folder.exists():
+                shutil.rmtree(folder)
     os.environ["PYTHONPATH"] = settings.python_path(root, book_root)
     os.environ.update(settings.RUN_ENV)
     os.environ["IPYTHONDIR"] = str(_kernel_profile(build / "ipython"))
@@ -228,7 +231,8 @@ def main() -> int:
     """``python -m milestones.book``: check the build's settings before Sphinx starts, in one line."""
     try:
         settings.tinytorch_root()
-    except FileNotFoundError as error:
+        execute.jobs()
+    except (FileNotFoundError, ValueError) as error:
         print(f"TinyTorch book: {error}", file=sys.stderr)
         return 2
     return 0
