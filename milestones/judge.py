@@ -182,10 +182,31 @@ def _current() -> Milestone:
     return _run.stone
 
 
+def _invalidated(stone: Milestone, key: str) -> str | None:
+    """Why ``key``'s measurement means nothing (a criterion it requires is not met), or None."""
+    for required in stone.criterion(key)[1].requires:
+        state = _run.graded.get((stone.id, required))
+        if state is None:
+            raise RuntimeError(f"judge: {stone.chapter} checks {key!r} before {required!r}, which it requires; "
+                               f"check {required!r} first")
+        if state is not status.MET:
+            return f"not measured: {required} is {state.name}"
+    return None
+
+
 def check(key: str, value, note: str = "") -> None:
-    """Grade one measured value against its registry threshold; show, record, raise if strict."""
+    """Grade one measured value against its registry threshold; show, record, raise if strict.
+
+    A value whose required criteria (``Criterion.requires``) are not met is not graded: it
+    reads *not run* with the reason.
+    """
     stone = _current()
     part, criterion = stone.criterion(key)
+    reason = _invalidated(stone, key)
+    if reason:
+        _record(stone, part, key, status.NOT_RUN, None, reason)
+        _show(status.NOT_RUN, f"Milestone {stone.id} part {part.number}: {criterion.description}: {reason}")
+        return
     state = status.MET if criterion.passes(value) else status.MISSED
     _record(stone, part, key, state, value, note)
     text = (f"Milestone {stone.id} part {part.number}: {criterion.description}: "

@@ -51,12 +51,19 @@ class Module:
 
 @dataclass(frozen=True)
 class Criterion:
-    """A success criterion: the measured value must satisfy ``value <op> threshold``."""
+    """A success criterion: the measured value must satisfy ``value <op> threshold``.
+
+    ``requires`` names criteria of the same part whose failure makes this measurement
+    meaningless (a loss measured on a model that sees the future; a speedup of a cache that
+    changes the answer): the chapter checks them first, and when one is not met this one reads
+    *not run*, with the reason, instead of a value.
+    """
 
     key: str
     description: str
     op: str  # one of ">=", "<=", ">", "<", "is"
     threshold: float | bool
+    requires: tuple[str, ...] = ()
 
     def passes(self, value) -> bool:
         """Compare a measured value with the threshold (``is`` means an exact boolean)."""
