@@ -17,7 +17,7 @@ from milestones import book  # noqa: E402
 
 try:
     SETTINGS = book.prepare(BOOK_ROOT)
-except FileNotFoundError as error:  # a TINYTORCH_SRC without a tinytorch package: one line, not a traceback
+except (FileNotFoundError, ValueError) as error:  # a bad TINYTORCH_SRC or TINYTORCH_JOBS: one line, not a traceback
     from sphinx.errors import ConfigError
     raise ConfigError(f"TinyTorch book: {error}") from None
 sys.path.insert(0, str(SETTINGS.tinytorch_root))  # the API page documents the tinytorch under test
@@ -40,7 +40,8 @@ root_doc = "docs/index"
 
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.napoleon", "milestones.sphinxext"]
 tinytorch_fingerprint = SETTINGS.fingerprint
-tinytorch_settings = {"root": str(SETTINGS.tinytorch_root), "fingerprint": SETTINGS.fingerprint}
+tinytorch_settings = {"root": str(SETTINGS.tinytorch_root), "fingerprint": SETTINGS.fingerprint,
+                      "cache": str(SETTINGS.cache_path)}
 
 exclude_patterns = [
     "_build", ".venv", "**/.ipynb_checkpoints", "**/*.ipynb", "README.md", "data", "tests",
@@ -55,8 +56,10 @@ myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 
-# Execution: every chapter runs in a fresh python3 kernel.
-nb_execution_mode = "force" if SETTINGS.strict else "cache"
+# Execution: every chapter runs in a fresh python3 kernel, in parallel before Sphinx reads them
+# (milestones/execute.py), into the execution cache of this code's fingerprint, from which the pages
+# are rendered. A strict build starts from an empty cache (book.prepare), so every chapter runs.
+nb_execution_mode = "cache"
 nb_execution_cache_path = str(SETTINGS.cache_path)
 nb_execution_timeout = 600
 nb_execution_raise_on_error = False  # the verdict names every failure at the end instead

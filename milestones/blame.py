@@ -14,10 +14,10 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from milestones import registry
+from milestones import registry, settings
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-_STUB_MESSAGE = re.compile(r"module (\d+): implement (\S+)")
+_STUB_MESSAGE = re.compile(r"module (\d+) \(([^)]+)\): implement (\S+)")  # what ``tito init`` writes
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,10 @@ class Blame:
         return f"{text} ({self.where})"
 
     def stub(self) -> str:
-        """For a NotImplementedError: ``Linear.forward (module 03)``."""
+        """For a NotImplementedError: ``Linear.forward (module 03, tinytorch/core/layers.py)``."""
         name = self.function or "a function"
-        return f"{name} (module {self.module:02d})" if self.module else name
+        place = ", ".join(([f"module {self.module:02d}"] if self.module else []) + ([self.file] if self.file else []))
+        return f"{name} ({place})" if place else name
 
 
 def tinytorch_folder() -> Path | None:
@@ -61,8 +62,7 @@ def tinytorch_folder() -> Path | None:
     if package is not None and getattr(package, "__file__", None):
         return Path(package.__file__).resolve().parent.parent
     try:
-        from milestones import book
-        return book.tinytorch_root()
+        return settings.tinytorch_root()
     except FileNotFoundError:
         return None
 
@@ -96,7 +96,8 @@ def blame(exc: BaseException, root: Path | None = None) -> Blame:
     message = text.strip().splitlines()[0] if text.strip() else ""
     stub = _STUB_MESSAGE.search(message)
     if isinstance(exc, NotImplementedError) and stub:
-        module, function = int(stub.group(1)), stub.group(2)
+        module, function = int(stub.group(1)), stub.group(3)
+        file = file or stub.group(2)
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return Blame(type(exc).__name__, ANSI_ESCAPE.sub("", message), file, line, function, module,
                  ANSI_ESCAPE.sub("", text))

@@ -1,24 +1,21 @@
-"""Build-time plumbing for the book: which tinytorch runs, its fingerprint, the kernels' environment.
+"""Build-time plumbing for the book: the kernels' environment, the Colab twins, the repository setting.
 
 conf.py calls :func:`prepare`; the chapters run in separate kernel processes, so everything
-they need (import path, results folder, plot backend, strictness) travels as environment
-variables.
+they need (import path, results folder, plot backend, strictness; see :mod:`milestones.settings`)
+travels as environment variables, and the judge reaches each kernel through its IPython profile.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
-import sys
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from milestones import judge, registry
-
-HASHED_SUFFIXES = (".py", ".npz", ".npy", ".json", ".gz", ".txt", ".csv")
+from milestones import execute, kernel, registry, settings
 
 
 @dataclass(frozen=True)
@@ -33,91 +30,39 @@ class BookSettings:
     verbose: bool
 
 
-def tinytorch_root() -> Path:
-    """The folder holding the ``tinytorch`` package to test: ``$TINYTORCH_SRC`` or this book."""
-    root = Path(os.environ.get("TINYTORCH_SRC") or registry.BOOK_ROOT).expanduser().resolve()
-    if not (root / "tinytorch" / "__init__.py").exists():
-        raise FileNotFoundError(
-            f"TINYTORCH_SRC={root} has no tinytorch/__init__.py; point it at the folder that "
-            "contains your tinytorch package")
-    return root
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and p.suffix in HASHED_SUFFIXES and "__pycache__" not in p.parts)
-
-
-def fingerprint(tinytorch_at: Path, book_root: Path = registry.BOOK_ROOT) -> str:
-    """A short hash of the tinytorch sources, the data and the harness the chapters run with."""
-    digest = hashlib.sha256()
-    sources = [(tinytorch_at, f) for f in _files(tinytorch_at / "tinytorch")]
-    sources += [(book_root, f) for f in _files(book_root / "data")]
-    sources += [(book_root, f) for f in sorted((book_root / "milestones").glob("*.py"))]
-    for base, path in sources:
-        digest.update(path.relative_to(base).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def python_path(tinytorch_at: Path, book_root: Path = registry.BOOK_ROOT) -> str:
-    """``PYTHONPATH`` for chapter processes: the tinytorch under test first, then the harness."""
-    paths = [str(tinytorch_at), str(book_root)]
-    paths += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return os.pathsep.join(dict.fromkeys(paths))
-
-
-# The chapters' matrices are small: one BLAS thread is faster than two fighting over 2 cores,
-# and it makes timings (KV-cache speedups, benchmarks) repeatable. Same threads as `make bench`.
-ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-# NumPy allocates every temporary afresh. By default glibc hands large freed blocks back to the
-# operating system, and the next temporary of that size page-faults its memory in again: on the
-# 2-core machine the book is measured on, a fifth of a GPT training step. Keeping freed memory
-# (up to 512 MiB) in the process removes that cost. glibc reads these only when a process starts.
-KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(512 << 20),
-                     "MALLOC_TOP_PAD_": str(64 << 20)}
-
-# The environment of every process that runs chapters or benchmarks (kernels, tito, make bench).
-RUN_ENV = {**ONE_BLAS_THREAD, **KEEP_FREED_MEMORY}
-
-
-def verbose() -> bool:
-    """``VERBOSE=1``: print the kernels' raw tracebacks and logs too (they always go to _build/execution.log)."""
-    return os.environ.get("VERBOSE", "0").lower() not in ("", "0", "false", "no")
-
-
-def _quiet_ipython(folder: Path) -> Path:
-    """An IPython profile for the chapters' kernels that keeps their start-up chatter off the build output."""
+def _kernel_profile(folder: Path) -> Path:
+    """The IPython profile of the chapters' kernels: the judge installed, start-up chatter kept off the build output."""
     profile = folder / "profile_default"
     profile.mkdir(parents=True, exist_ok=True)
-    level = "INFO" if verbose() else "ERROR"
+    level = "INFO" if settings.verbose() else "ERROR"
     (profile / "ipython_kernel_config.py").write_text(f'c.IPKernelApp.log_level = "{level}"\n')
-    startup = profile / "startup"
-    startup.mkdir(exist_ok=True)
+    kernel.write_startup(profile)
     # A kernel can log tornado/zmq tracebacks of its own plumbing (e.g. while shutting down): not the
     # reader's business unless VERBOSE. Their code's errors reach the page through the judge.
-    quiet = "" if verbose() else 'import logging\nlogging.getLogger("tornado").setLevel(logging.CRITICAL)\n'
-    (startup / "00-tinytorch-quiet.py").write_text(quiet)
+    quiet = "" if settings.verbose() else 'import logging\nlogging.getLogger("tornado").setLevel(logging.CRITICAL)\n'
+    (profile / "startup" / "00-tinytorch-quiet.py").write_text(quiet)
     return folder
 
 
 def prepare(book_root: Path = registry.BOOK_ROOT) -> BookSettings:
     """Export the kernels' environment and choose the cache and results folders for this build."""
-    root = tinytorch_root()
-    stamp = fingerprint(root, book_root)
+    root = settings.tinytorch_root()
+    execute.jobs()  # a bad TINYTORCH_JOBS is said before anything runs
+    stamp = settings.fingerprint(root, book_root)
     build = book_root / "_build"
-    settings = BookSettings(root, stamp, build / ".jupyter_cache" / stamp,
-                            build / "results" / stamp, judge.strict(), verbose())
-    if settings.strict and settings.results_dir.exists():
-        shutil.rmtree(settings.results_dir)
-    os.environ["PYTHONPATH"] = python_path(root, book_root)
-    os.environ.update(RUN_ENV)
-    os.environ["IPYTHONDIR"] = str(_quiet_ipython(build / "ipython"))
-    os.environ["TINYTORCH_RESULTS_DIR"] = str(settings.results_dir)
+    chosen = BookSettings(root, stamp, build / ".jupyter_cache" / stamp, build / "results" / stamp,
+                          settings.strict(), settings.verbose())
+    if chosen.strict:  # a fresh start: every chapter runs, no record of an earlier run survives
+        for folder in (chosen.results_dir, chosen.cache_path):
+            if folder.exists():
+                shutil.rmtree(folder)
+    os.environ["PYTHONPATH"] = settings.python_path(root, book_root)
+    os.environ.update(settings.RUN_ENV)
+    os.environ["IPYTHONDIR"] = str(_kernel_profile(build / "ipython"))
+    os.environ[settings.RESULTS_ENV] = str(chosen.results_dir)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    os.environ["STRICT"] = "1" if settings.strict else "0"
-    return settings
+    os.environ[settings.STRICT_ENV] = "1" if chosen.strict else "0"
+    return chosen
 
 
 # ---------------------------------------------------------------- the repository setting
@@ -237,6 +182,8 @@ if "google.colab" in sys.modules:
     _run(f"pip install -e {{book}}[chapters]", install)
     sys.path.insert(0, str(book))  # importable now, without restarting the runtime
     os.chdir(book / {folder!r})
+    from milestones import kernel
+    kernel.install()  # the judge in this runtime: verdicts instead of tracebacks, locked parts skipped
     print(f"TinyTorch set-up: {{repository}} ({{branch or 'default branch'}}) cloned into {{book}} and installed")"""
 
 
@@ -283,8 +230,9 @@ def write_notebooks(book_root: Path = registry.BOOK_ROOT) -> list[Path]:
 def main() -> int:
     """``python -m milestones.book``: check the build's settings before Sphinx starts, in one line."""
     try:
-        tinytorch_root()
-    except FileNotFoundError as error:
+        settings.tinytorch_root()
+        execute.jobs()
+    except (FileNotFoundError, ValueError) as error:
         print(f"TinyTorch book: {error}", file=sys.stderr)
         return 2
     return 0

@@ -1,6 +1,9 @@
 """``tito``: list, inspect and run the milestones, check the modules and run their tests.
 
-Everything it shows is derived from :mod:`milestones.registry` and the judge's records; the
+Everything it shows is derived from :mod:`milestones.registry`, the module states of
+:mod:`milestones.readiness` and the judge's records, in the one status model of
+:mod:`milestones.status`. Records live in a folder per fingerprint of the code that ran
+(``.tito/results/<fingerprint>``), so a result is shown only for the code that produced it. The
 reader's tinytorch is only ever imported in child processes, so a broken tinytorch cannot
 crash ``tito`` itself.
 """
@@ -14,10 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from milestones import book, judge, readiness, registry, scoreboard, skeleton
+from milestones import readiness, records, registry, scoreboard, settings, skeleton, status
 from milestones.registry import Milestone, Module, Part
+from milestones.status import Status
 
-NOT_RUN = scoreboard.NOT_RUN
 # -P keeps the working folder off sys.path, so the book's tinytorch cannot shadow TINYTORCH_SRC.
 PYTHON = [sys.executable, "-P"] if sys.version_info >= (3, 11) else [sys.executable]
 
@@ -43,13 +46,9 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-_PAINT = {**scoreboard.ANSI_COLOURS, "passed": "32", "ready": "36", "error": "31"}
-
-
-def paint(text: str, status: str) -> str:
-    """Colour ``text`` by the status word it starts with (plain text without a terminal)."""
-    code = next((c for s, c in _PAINT.items() if status.startswith(s)), None)
-    return f"\033[{code}m{text}\033[0m" if code and use_colour() else text
+def paint(text: str, state: Status) -> str:
+    """``text`` in the state's colour (plain text without a terminal)."""
+    return scoreboard.paint(text, state, use_colour())
 
 
 def say(text: str = "") -> None:
@@ -62,21 +61,28 @@ def say(text: str = "") -> None:
 def tinytorch_root() -> Path:
     """The folder holding the tinytorch under test: ``$TINYTORCH_SRC`` or the book root."""
     try:
-        return book.tinytorch_root()
+        return settings.tinytorch_root()
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from exc
 
 
+@functools.lru_cache(maxsize=None)
 def results_dir() -> Path:
-    """Where chapters run by tito record results: ``$TINYTORCH_RESULTS_DIR`` or ``.tito/results``."""
-    return Path(os.environ["TINYTORCH_RESULTS_DIR"])
+    """Where tito records results for the tinytorch under test: ``<base>/<fingerprint>``.
+
+    ``<base>`` is ``$TINYTORCH_RESULTS_DIR`` or ``.tito/results`` in the book; the fingerprint is
+    that of the tinytorch sources, the data and the harness, so editing any of them starts afresh.
+    """
+    base = Path(os.environ.get(settings.RESULTS_ENV) or registry.BOOK_ROOT / ".tito" / "results")
+    return base / settings.fingerprint(tinytorch_root())
 
 
 def child_env() -> dict[str, str]:
     """Environment of every child process: the tinytorch under test first on PYTHONPATH."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = book.python_path(tinytorch_root())
-    env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", TINYTORCH_RESULTS_DIR=str(results_dir()), **book.RUN_ENV)
+    env["PYTHONPATH"] = settings.python_path(tinytorch_root())
+    env.update(MPLBACKEND="Agg", PYTHONUNBUFFERED="1", **settings.RUN_ENV)
+    env[settings.RESULTS_ENV] = str(results_dir())
     return env
 
 
@@ -84,11 +90,6 @@ def child_env() -> dict[str, str]:
 def probe() -> dict[int, readiness.ModuleState]:
     """The state of every module of the tinytorch under test, found in a child process."""
     return readiness.probe(tinytorch_root())
-
-
-def missing(modules: tuple[int, ...]) -> list[int]:
-    """Which of these modules the tinytorch under test does not provide in working order."""
-    return [n for n in modules if probe()[n].status != readiness.READY]
 
 
 # ---------------------------------------------------------------- resolving arguments
@@ -121,59 +122,77 @@ def find_parts(stone: Milestone, number: int | None) -> tuple[Part, ...]:
         raise UsageError(err.args[0]) from None
 
 
-# ---------------------------------------------------------------- milestone status
+# ---------------------------------------------------------------- part and milestone status
 
 def labels(numbers) -> str:
     """Module numbers as ``05, 06``."""
     return ", ".join(f"{n:02d}" for n in numbers)
 
 
-def passed(stone: Milestone) -> bool:
-    """Are all of this milestone's criteria recorded as met?"""
-    records = judge.load_records(stone)
-    keys = [c.key for part in stone.parts for c in part.criteria]
-    return bool(keys) and all(records.get(k, {}).get("status") == judge.MET for k in keys)
+# When a part's criteria disagree, the part reads as the worst of them, in this order.
+_WORST_FIRST = (status.ERROR, status.MISSED, status.NOT_RUN, status.NOT_IMPLEMENTED, status.LOCKED,
+                status.NO_DATA, status.MET)
+
+
+def part_status(stone: Milestone, part: Part, found: dict[str, records.Record]) -> tuple[Status, str]:
+    """One part's state for this code: from its modules (error, locked) or its records (met, missed, ...).
+
+    With no record for this code: ``stubs left`` when a module it needs still has stubs, else
+    ``not run`` (for this code). A record is shown only if this code produced it.
+    """
+    states = [probe()[n] for n in part.modules]
+    broken = [s for s in states if s.status is status.ERROR]
+    if broken:
+        return status.ERROR, broken[0].where
+    gaps = [s.number for s in states if not s.runnable]
+    if gaps:
+        return status.LOCKED, f"needs {registry.module_range(tuple(gaps))}"
+    graded = [found[c.key].status for c in part.criteria if c.key in found]
+    if len(graded) == len(part.criteria):
+        return next(s for s in _WORST_FIRST if s in graded), ""
+    stubs = {s.number: s.stubs for s in states if s.stubs}
+    if stubs:
+        return status.STUBS_LEFT, f"{sum(stubs.values())} in {registry.module_range(tuple(stubs))}"
+    return status.NOT_RUN, "for this code"
 
 
 def stone_status(stone: Milestone) -> str:
-    """``passed``, ``ready``, ``locked (needs 05, 06)`` or ``not written``, for the list."""
+    """The status text of a milestone for the list: one state, or one per part when they differ."""
     if not stone.chapter_path.exists():
-        return "not written"
-    if passed(stone):
-        return "passed"
-    locked = [(part, missing(part.modules)) for part in stone.parts]
-    if not any(gaps for _, gaps in locked):
-        return "ready"
-    if all(gaps for _, gaps in locked):
-        return f"locked (needs {labels(missing(stone.modules))})"
-    return "; ".join(f"part {p.number} " + (f"locked (needs {labels(g)})" if g else "ready")
-                     for p, g in locked)
+        return paint(status.NOT_WRITTEN.label(stone.chapter), status.NOT_WRITTEN)
+    found = records.load(stone, results_dir())
+    parts = [(part, *part_status(stone, part, found)) for part in stone.parts]
+    if len({(state, detail) for _, state, detail in parts}) == 1:
+        _, state, detail = parts[0]
+        return paint(state.label(detail), state)
+    return "; ".join(f"part {part.number} " + paint(state.label(detail), state) for part, state, detail in parts)
 
 
 def print_table(title: str, stones: tuple[Milestone, ...]) -> None:
     """One table of milestones: id, name, year, modules per part, status."""
-    width = max(len(s.id) for s in stones)
+    width, name = max(len(s.id) for s in stones), max(len(s.title) for s in stones)
+    mods = {stone.id: " / ".join(registry.module_range(p.modules) for p in stone.parts) for stone in stones}
+    wide = max(len("modules (per part)"), *map(len, mods.values()))
     say(title)
-    say(f"  {'id':<{width}}  {'name':<22} {'year':<5} {'modules (per part)':<20} status")
+    say(f"  {'id':<{width}}  {'name':<{name}} {'year':<5} {'modules (per part)':<{wide}} status")
     for stone in stones:
-        mods = " / ".join(registry.module_range(p.modules) for p in stone.parts)
-        status = stone_status(stone)
-        say(f"  {stone.id:<{width}}  {stone.title:<22} {stone.year:<5} {mods:<20} "
-            f"{paint(status, status)}")
+        say(f"  {stone.id:<{width}}  {stone.title:<{name}} {stone.year:<5} {mods[stone.id]:<{wide}} "
+            f"{stone_status(stone)}")
 
 
 def cmd_list(args) -> int:
-    """``tito milestone list``: the milestones and the extras with their status."""
+    """``tito milestone list``: the milestones and the extras with their status for this code."""
     print_table("Milestones", registry.MILESTONES)
     say()
     print_table("Extras", registry.EXTRAS)
     say()
-    say(f"Results recorded by `tito milestone run` in {results_dir()}")
+    say(f"Results for this code (tinytorch from {tinytorch_root()}) are recorded by `tito milestone run` "
+        f"in {results_dir()}")
     return 0
 
 
 def cmd_info(args) -> int:
-    """``tito milestone info ID``: history, chapter, and per part its modules and criteria."""
+    """``tito milestone info ID``: history, chapter, and per part its modules, state and criteria."""
     stone = find_milestone(args.id)
     written = "" if stone.chapter_path.exists() else " (not written yet)"
     say(f"Milestone {stone.id}: {stone.title} ({stone.year}){'  [extra]' if stone.extra else ''}")
@@ -182,11 +201,11 @@ def cmd_info(args) -> int:
         say(f"  History: {stone.history}")
     say(f"  Chapter: {stone.chapter}{written}")
     say(f"  Status:  {stone_status(stone)}")
+    found = records.load(stone, results_dir())
     for part in stone.parts:
-        gaps = missing(part.modules)
-        need = f"missing {labels(gaps)}" if gaps else "all provided"
-        say(f"\n  Part {part.number}: {part.title}")
-        say(f"    modules {registry.module_range(part.modules)} ({need})")
+        state, detail = part_status(stone, part, found)
+        say(f"\n  Part {part.number}: {part.title}: {paint(state.label(detail), state)}")
+        say(f"    modules {registry.module_range(part.modules)}")
         for criterion in part.criteria:
             say(f"    - {criterion.key}: {criterion.description}, required {criterion.requirement}")
         if not part.criteria:
@@ -207,19 +226,19 @@ def execute(stone: Milestone, parts: tuple[Part, ...]) -> int:
 
 def report(stone: Milestone, parts: tuple[Part, ...]) -> bool:
     """Print every selected criterion's recorded result; True if all are met."""
-    records = judge.load_records(stone)
+    found = records.load(stone, results_dir())
     ok = True
     say(f"\nMilestone {stone.id} ({stone.title}) results:")
     for part in parts:
         say(f"  part {part.number} {part.title}")
         for criterion in part.criteria:
-            entry = records.get(criterion.key)
-            state = entry["status"] if entry else NOT_RUN
-            value = judge.format_value(entry["value"]) if entry else "-"
-            detail = (entry or {}).get("detail") or ("" if entry else "never checked")
-            ok = ok and state == judge.MET
-            say(f"    {paint(f'[{state.upper()}]', state)} {criterion.key}: {value} "
-                f"(required {criterion.requirement})" + (f": {detail}" if detail and state != judge.MET else ""))
+            record = found.get(criterion.key)
+            state = record.status if record else status.NOT_RUN
+            detail = record.detail if record else "never checked"
+            value = records.format_value(record.value if record else None)
+            ok = ok and state is status.MET
+            say(f"    {paint(f'[{state.name.upper()}]', state)} {criterion.key}: {value} "
+                f"(required {criterion.requirement})" + (f": {detail}" if detail and state is not status.MET else ""))
     return ok
 
 
@@ -230,7 +249,6 @@ def cmd_run(args) -> int:
     if not stone.chapter_path.exists():
         print(f"tito: milestone {stone.id} is not written yet ({stone.chapter})", file=sys.stderr)
         return 1
-    judge.forget(stone, tuple(p.number for p in parts))
     chosen = ", ".join(str(p.number) for p in parts)
     say(f"Running {stone.chapter} (part {chosen}) with tinytorch from {tinytorch_root()}")
     code = execute(stone, parts)
@@ -260,37 +278,34 @@ def run_pytest(files: list[Path], extra: list[str] = (), capture: bool = False) 
     return done.returncode
 
 
-def tests_cell(mod: Module, run: bool) -> str:
-    """The tests column of ``module status``: a file count, or the result of running them."""
+def tests_cell(mod: Module, run: bool) -> tuple[str, Status | None]:
+    """The tests column of ``module status``: a file count, or the result of running them now."""
     files = list(mod.tests)
     if not files:
-        return "no tests yet"
+        return "no tests yet", None
     if not run:
-        return f"{len(files)} file{'s' * (len(files) > 1)}, run `tito test {mod.number}`"
-    return "passed" if run_pytest(files, capture=True) == 0 else "failed"
-
-
-_STATE_PAINT = {readiness.READY: "ready", readiness.ABSENT: "locked", readiness.INCOMPLETE: "locked",
-                readiness.BROKEN: "error"}
+        return f"{len(files)} file{'s' * (len(files) > 1)}, run `tito test {mod.number}`", None
+    return ("passed", status.MET) if run_pytest(files, capture=True) == 0 else ("failed", status.MISSED)
 
 
 def cmd_status(args) -> int:
-    """``tito module status``: each module ready, absent, incomplete or broken (naming the file
-    and line that raised), its tests, and what is unlocked."""
+    """``tito module status``: each module not written, locked, error (file and line), stubs left
+    (n of m) or written; its tests; and each milestone's state for this code."""
     say(f"tinytorch under test: {tinytorch_root()}")
-    say(f"  {'module':<24} {'state':<11} tests")
+    say(f"  {'module':<24} {'state':<22} tests")
     failures = 0
     for mod in registry.MODULES:
         state = probe()[mod.number]
-        tests = tests_cell(mod, args.tests)
-        failures += tests == "failed"
-        say(f"  {mod.label:<24} {paint(f'{state.status:<11}', _STATE_PAINT[state.status])} {paint(tests, tests)}")
-        if state.detail:
+        tests, tests_state = tests_cell(mod, args.tests)
+        failures += tests_state is status.MISSED
+        short = state.text() if state.status is status.STUBS_LEFT else state.status.name
+        tests = paint(tests, tests_state) if tests_state else tests
+        say(f"  {mod.label:<24} {paint(f'{short:<22}', state.status)} {tests}")
+        if state.detail and state.status is not status.STUBS_LEFT:
             say(f"  {'':<24}   {state.detail}")
-    say("\nMilestones:")
+    say("\nMilestones (for this code):")
     for stone in registry.ALL_MILESTONES:
-        status = stone_status(stone)
-        say(f"  {stone.id:<18} {stone.title:<22} {paint(status, status)}")
+        say(f"  {stone.id:<18} {stone.title:<22} {stone_status(stone)}")
     return 1 if failures else 0
 
 
@@ -315,7 +330,7 @@ def cmd_init(args) -> int:
     except skeleton.SkeletonExists as err:
         raise UsageError(f"tito init: {err}") from None
     say(f"Wrote {len(written)} files to {folder / 'tinytorch'}: every module's classes and functions with")
-    say("their signatures and docstrings; each body raises NotImplementedError naming its module.")
+    say("their signatures and docstrings; each body raises NotImplementedError naming its module and file.")
     say("Next: implement module 01 (tinytorch/core/tensor.py and friends), then see what it unlocks:")
     say(f"  TINYTORCH_SRC={folder} tito module status")
     say(f"  TINYTORCH_SRC={folder} tito test 1")
@@ -340,7 +355,8 @@ milestone IDs: a number (1 or 01), a name or an alias, or an extra's id:
 exit codes: 0 success; 1 a criterion missed, a part locked, a chapter raised, a chapter not
   written or tests failed; 2 a bad argument; tito test returns pytest's own exit code
 environment: TINYTORCH_SRC (folder holding the tinytorch to test), TINYTORCH_RESULTS_DIR
-  (where results are recorded, default .tito/results), NO_COLOR (no colours)
+  (where results are recorded, default .tito/results, one folder per fingerprint of the code),
+  NO_COLOR (no colours)
 """
 
 
@@ -385,7 +401,6 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tito`` console script and of ``python -m milestones.cli``."""
-    os.environ.setdefault("TINYTORCH_RESULTS_DIR", str(registry.BOOK_ROOT / ".tito" / "results"))
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else argv
     try:

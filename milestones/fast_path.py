@@ -1,7 +1,7 @@
 """Which path a chapter's transformer runs: your modules 12-13 as they compose it, or module 18's fused twins.
 
 Chapters that train or run a GPT pass it through :func:`accelerated`. When module 18
-(acceleration) is written and ready, with no stub left, its ``accelerate`` swaps the model's
+(acceleration) is written, with no stub left, its ``accelerate`` swaps the model's
 attention, LayerNorm and MLP for fused twins sharing the same Parameters; otherwise the model
 stays as modules 12-13 compose it. The chapter prints which path ran.
 
@@ -12,20 +12,16 @@ absent, unfinished or broken leaves the model composed, with the reason on the p
 
 from __future__ import annotations
 
-from milestones import readiness
+from milestones import readiness, status
 
 COMPOSED = "composed: your modules 12-13"
 FUSED = "fused: module 18"
 
 
 def module_18_blocker() -> str | None:
-    """Why module 18 cannot run here (None when it is ready, with every stub implemented)."""
+    """Why module 18 cannot run here (None when it is written, every stub implemented)."""
     state = readiness.module_state(18)
-    if state.status != readiness.READY:
-        return f"module 18 {state.status}: {state.detail}" if state.detail else f"module 18 {state.status}"
-    if state.stubs:
-        return f"module 18 has {state.stubs} stubs left"
-    return None
+    return None if state.status is status.WRITTEN else f"module 18 {state.text()}"
 
 
 def path() -> str:
@@ -35,7 +31,7 @@ def path() -> str:
 
 
 def accelerated(model):
-    """``(model, path)``: the model with module 18's fused twins swapped in when module 18 is ready, else as it is.
+    """``(model, path)``: the model with module 18's fused twins swapped in when module 18 is written, else as it is.
 
     ``path`` says which ran, for the page (see :func:`path`).
     """

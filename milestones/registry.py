@@ -51,12 +51,19 @@ class Module:
 
 @dataclass(frozen=True)
 class Criterion:
-    """A success criterion: the measured value must satisfy ``value <op> threshold``."""
+    """A success criterion: the measured value must satisfy ``value <op> threshold``.
+
+    ``requires`` names criteria of the same part whose failure makes this measurement
+    meaningless (a loss measured on a model that sees the future; a speedup of a cache that
+    changes the answer): the chapter checks them first, and when one is not met this one reads
+    *not run*, with the reason, instead of a value.
+    """
 
     key: str
     description: str
     op: str  # one of ">=", "<=", ">", "<", "is"
     threshold: float | bool
+    requires: tuple[str, ...] = ()
 
     def passes(self, value) -> bool:
         """Compare a measured value with the threshold (``is`` means an exact boolean)."""
@@ -98,6 +105,7 @@ class Milestone:
     aliases: tuple[str, ...] = ()
     extra: bool = False
     history: str = ""
+    seconds: int = 10  # about how long the chapter runs on 2 cores (with its data); the build starts the longest first
 
     @property
     def modules(self) -> tuple[int, ...]:
@@ -212,6 +220,7 @@ MILESTONES: tuple[Milestone, ...] = (
         aliases=("perceptron",),
         history="Frank Rosenblatt's Mark I Perceptron (Cornell Aeronautical Laboratory, 1957-58) "
                 "learned to separate simple patterns with one layer of adjustable weights.",
+        seconds=3,
     ),
     Milestone(
         "02", "xor", "XOR crisis", 1969, "milestones/02_1969_xor_crisis.md",
@@ -228,6 +237,7 @@ MILESTONES: tuple[Milestone, ...] = (
         aliases=("xor",),
         history="Marvin Minsky and Seymour Papert's book Perceptrons (1969) proved the limits of "
                 "single-layer networks; funding for neural networks dried up for a decade.",
+        seconds=4,
     ),
     Milestone(
         "03", "mlp", "MLP revival", 1986, "milestones/03_1986_mlp.md",
@@ -245,6 +255,7 @@ MILESTONES: tuple[Milestone, ...] = (
         aliases=("mlp",),
         history="'Learning representations by back-propagating errors' (Nature, 1986) showed that "
                 "gradient descent through hidden layers learns useful internal features.",
+        seconds=10,
     ),
     Milestone(
         "04", "cnn", "CNN revolution", 1998, "milestones/04_1998_cnn.md",
@@ -258,6 +269,7 @@ MILESTONES: tuple[Milestone, ...] = (
         aliases=("cnn", "lenet"),
         history="'Gradient-based learning applied to document recognition' (LeCun, Bottou, "
                 "Bengio, Haffner, 1998) read checks for US banks with LeNet-5.",
+        seconds=8,
     ),
     Milestone(
         "05", "transformer", "Transformer era", 2017, "milestones/05_2017_transformer.md",
@@ -281,6 +293,7 @@ MILESTONES: tuple[Milestone, ...] = (
         ),
         aliases=("transformer", "attention"),
         history="'Attention is all you need' (2017) replaced recurrence with self-attention.",
+        seconds=40,
     ),
     Milestone(
         "06", "mlperf", "MLPerf", 2018, "milestones/06_2018_mlperf.md",
@@ -314,6 +327,7 @@ MILESTONES: tuple[Milestone, ...] = (
         ),
         aliases=("mlperf", "optimization"),
         history="MLPerf (2018) set shared rules for measuring machine-learning speed honestly.",
+        seconds=15,
     ),
 )
 
@@ -326,6 +340,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
             Criterion("rosenblatt_accuracy", "accuracy after the perceptron learning rule", ">=", 0.95),
         )),),
         extra=True,
+        seconds=3,
     ),
     Milestone(
         "xor-crisis", "xor-crisis", "XOR crisis, explored", 1969,
@@ -335,6 +350,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
             Criterion("best_single_layer_accuracy", "best single-layer XOR accuracy over every run", "<=", 0.75),
         )),),
         extra=True,
+        seconds=6,
     ),
     Milestone(
         "mnist-mlp", "mnist-mlp", "MLP on full MNIST", 1986, "milestones/extras/1986_mnist_mlp.md",
@@ -343,6 +359,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
             Criterion("mnist_test_accuracy", "MNIST test accuracy", ">=", 0.95),
         )),),
         extra=True,
+        seconds=25,
     ),
     Milestone(
         "cifar10-lenet", "cifar10-lenet", "LeNet on CIFAR-10", 1998, "milestones/extras/1998_cifar10_lenet.md",
@@ -353,6 +370,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
                       ">=", 0.40),
         )),),
         extra=True,
+        seconds=60,
     ),
     Milestone(
         "fashion-mnist", "fashion-mnist", "Fashion-MNIST at scale", 2017,
@@ -369,6 +387,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
             )),
         ),
         extra=True,
+        seconds=30,
     ),
     Milestone(
         "compression", "compression", "How small can it get?", 2015, "milestones/extras/2015_compression.md",
@@ -379,6 +398,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
             Criterion("best_accuracy_at_16x", "best test accuracy of a variant at least 16x smaller", ">=", 0.92),
         )),),
         extra=True,
+        seconds=7,
     ),
     Milestone(
         "generation", "generation", "Faster generation", 2019, "milestones/extras/2019_generation.md",
@@ -392,6 +412,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
                       "both cached and batched", ">=", 0.7),
         )),),
         extra=True,
+        seconds=8,
     ),
     Milestone(
         "baseline-profile", "baseline-profile", "Baseline profile", 2022,
@@ -404,6 +425,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
                       "the judge without timers", ">=", 0.6),
         )),),
         extra=True,
+        seconds=4,
     ),
     Milestone(
         "quick-demo", "quick-demo", "Quick demo: learning to sort", 2014, "milestones/extras/2014_quick_demo.md",
@@ -413,6 +435,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
                       ">=", 0.90),
         )),),
         extra=True,
+        seconds=10,
     ),
     Milestone(
         "text-generation", "text-generation", "Text generation: how to sample", 2019,
@@ -425,6 +448,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
                       "(judge's NumPy nucleus, 2,000 draws)", "is", True),
         )),),
         extra=True,
+        seconds=15,
     ),
     Milestone(
         "tinytalks-chat", "tinytalks-chat", "TinyTalks chat", 2020, "milestones/extras/2020_tinytalks_chat.md",
@@ -434,6 +458,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
                       ">=", 0.20),
         )),),
         extra=True,
+        seconds=11,
     ),
     Milestone(
         "codebot", "codebot", "CodeBot: tinytorch writes itself", 2021, "milestones/extras/2021_codebot.md",
@@ -443,6 +468,7 @@ EXTRAS: tuple[Milestone, ...] = tuple(sorted((  # in the order of their years, a
                       "(argmax in NumPy, from logits)", ">=", 0.27),
         )),),
         extra=True,
+        seconds=9,
     ),
 ), key=lambda stone: stone.year))
 
@@ -476,12 +502,6 @@ def module_owning(path: str) -> Module | None:
         if path in mod.files:
             return mod
     return None
-
-
-def missing_modules(modules: tuple[int, ...]) -> list[int]:
-    """Which of these modules the reader's tinytorch does not provide in working order yet."""
-    from milestones.readiness import module_state
-    return [n for n in modules if module_state(n).status != "ready"]
 
 
 def module_range(modules: tuple[int, ...]) -> str:

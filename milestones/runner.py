@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from milestones import judge, registry
+from milestones.cells import begun_part
 
 _MAGIC = re.compile(r"^\s*[%!]")
 
@@ -25,22 +26,6 @@ class Cell:
 
     source: str
     part: int
-
-
-def begin_part(source: str) -> int | None:
-    """The part a cell starts, read from its ``judge.begin(ID, part=N)`` call, or None."""
-    import ast
-
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "begin"
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "judge"):
-            numbers = [kw.value for kw in node.keywords if kw.arg == "part"] or node.args[1:2]
-            return numbers[0].value if numbers and isinstance(numbers[0], ast.Constant) else 1
-    return None
 
 
 def without_magics(source: str) -> str:
@@ -57,7 +42,7 @@ def chapter_cells(path: Path) -> list[Cell]:
     for cell in jupytext.read(path, fmt="md:myst").cells:
         if cell.cell_type != "code" or "skip-execution" in cell.metadata.get("tags", []):
             continue
-        part = begin_part(cell.source) or part
+        part = begun_part(cell.source) or part
         cells.append(Cell(without_magics(cell.source), part))
     return cells
 

@@ -2,18 +2,13 @@
 
 Every file of every module keeps its docstring, imports, constants, classes and the
 signature and docstring of every function and method; each body becomes
-``raise NotImplementedError("module 03: implement Linear.forward")``. Nothing is copied by
-hand, so the skeleton cannot drift from the reference.
+``raise NotImplementedError("module 03 (tinytorch/core/layers.py): implement Linear.forward")``,
+naming the module that owns the file and the file. Nothing is copied by hand, so the skeleton
+cannot drift from the reference.
 
-Markers in the reference (a comment on the line above a ``def`` or its decorators):
-
-- ``# tito: given``: keep this body; it is scaffolding, not an exercise.
-- ``# tito: module NN``: this function is module NN's work although its file belongs to
-  another module.
-
-Rules without markers: the package scaffolding files (``registry.SCAFFOLDING``) are copied
-as they are; a ``backward`` method of a ``Function`` subclass is module 05's work (the
-forward is the file's module's).
+A ``# tito: given`` comment on the line above a ``def`` (or above its decorators) keeps that
+body: it is scaffolding, not an exercise. The package scaffolding files
+(``registry.SCAFFOLDING``) are copied as they are.
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ from pathlib import Path
 
 from milestones import registry
 
-_MARKER = re.compile(r"#\s*tito:\s*(given|module\s+(\d+))")
+_GIVEN = re.compile(r"#\s*tito:\s*given\b")
 
 
 @dataclass(frozen=True)
@@ -39,21 +34,13 @@ class _Stub:
     message: str
 
 
-def _marker(lines: list[str], node: ast.AST) -> tuple[str, int | None] | None:
-    """The ``# tito:`` marker on the line above a def (or above its decorators), if any."""
+def _given(lines: list[str], node: ast.AST) -> bool:
+    """Is the body of this def kept (a ``# tito: given`` marker above it or its decorators)?"""
     top = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    if top >= 2:
-        match = _MARKER.search(lines[top - 2])
-        if match:
-            return ("given", None) if match.group(1) == "given" else ("module", int(match.group(2)))
-    return None
+    return top >= 2 and bool(_GIVEN.search(lines[top - 2]))
 
 
-def _is_function_subclass(cls: ast.ClassDef) -> bool:
-    return any(getattr(base, "id", getattr(base, "attr", None)) == "Function" for base in cls.bases)
-
-
-def _stubs(source: str, module: int) -> list[_Stub]:
+def _stubs(source: str, module: int, path: str) -> list[_Stub]:
     """The bodies of every function and method in ``source`` (not nested functions), as stubs."""
     lines = source.splitlines()
     tree = ast.parse(source)
@@ -64,12 +51,8 @@ def _stubs(source: str, module: int) -> list[_Stub]:
             if isinstance(node, ast.ClassDef):
                 visit(node.body, node)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                marker = _marker(lines, node)
-                if marker and marker[0] == "given":
+                if _given(lines, node):
                     continue
-                number = marker[1] if marker else module
-                if marker is None and owner is not None and node.name == "backward" and _is_function_subclass(owner):
-                    number = 5
                 name = f"{owner.name}.{node.name}" if owner else node.name
                 statements = node.body
                 has_doc = (isinstance(statements[0], ast.Expr) and isinstance(statements[0].value, ast.Constant)
@@ -82,16 +65,21 @@ def _stubs(source: str, module: int) -> list[_Stub]:
                 column = first.col_offset if start == first.lineno else 0
                 indent = " " * first.col_offset if start > node.lineno else " " * (node.col_offset + 4)
                 found.append(_Stub(start, column, node.end_lineno, indent,
-                                   f"module {number:02d}: implement {name}"))
+                                   f"module {module:02d} ({path}): implement {name}"))
 
     visit(tree.body, None)
     return found
 
 
-def stub_source(source: str, module: int) -> str:
-    """``source`` with every function body replaced by a NotImplementedError naming module and function."""
+def stub_count(source: str) -> int:
+    """How many function bodies of ``source`` the skeleton turns into stubs (a module's work, counted)."""
+    return len(_stubs(source, 0, ""))
+
+
+def stub_source(source: str, module: int, path: str) -> str:
+    """``source`` with every function body replaced by a NotImplementedError naming module, file and function."""
     lines = source.splitlines()
-    for stub in sorted(_stubs(source, module), key=lambda s: s.first, reverse=True):
+    for stub in sorted(_stubs(source, module, path), key=lambda s: s.first, reverse=True):
         raise_line = f'raise NotImplementedError("{stub.message}")'
         head = lines[stub.first - 1][:stub.column]
         if head.strip():  # a one-line def: `def f(self): return x` keeps `def f(self): `
@@ -113,7 +101,7 @@ def skeleton_files(reference: Path = registry.BOOK_ROOT) -> dict[str, str]:
             if not source_file.exists():
                 continue
             text = source_file.read_text()
-            files[path] = text if path in registry.SCAFFOLDING or _only_docstring(text) else stub_source(text, mod.number)
+            files[path] = text if path in registry.SCAFFOLDING or _only_docstring(text) else stub_source(text, mod.number, path)
     return files
 
 

@@ -19,7 +19,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
-from milestones import judge, readiness, registry, scoreboard
+from milestones import execute, readiness, registry, scoreboard, settings
 
 RESULTS_DOCNAME = "docs/results"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -99,15 +99,17 @@ class MilestoneTable(SphinxDirective):
 
 
 class ModuleMap(SphinxDirective):
-    """Modules 01-19: import path, key names, and the milestones each one unlocks."""
+    """Modules 01-19: import path, key names, the files that are the module's work, and the
+    milestones each one unlocks."""
 
     def run(self):
         body = []
         for mod in registry.MODULES:
             users = [s.id for s in registry.MILESTONES if mod.number in s.modules]
+            files = [path.removeprefix("tinytorch/") for path in mod.files if path not in registry.SCAFFOLDING]
             body.append([f"{mod.number:02d}", mod.title, mod.import_path,
-                         ", ".join(mod.names) or "(kernels)", ", ".join(users)])
-        return [_table(["module", "name", "import path", "key names", "used by milestones"], body)]
+                         ", ".join(mod.names) or "(kernels)", ", ".join(files), ", ".join(users)])
+        return [_table(["module", "name", "import path", "key names", "your files", "used by milestones"], body)]
 
 
 class ApiReference(SphinxDirective):
@@ -123,8 +125,8 @@ class ApiReference(SphinxDirective):
         for mod in registry.MODULES:
             state = found[mod.number]
             lines += [f"## {mod.number:02d} {mod.title}", ""]
-            if state.status != readiness.READY:
-                lines += [f"*Not documented: {state.status}, {state.detail}.*", ""]
+            if not state.runnable:
+                lines += [f"*Not documented: {state.text()}.*", ""]
                 continue
             lines += ["```{eval-rst}", f".. automodule:: {mod.import_path}",
                       f"   :members: {', '.join(mod.names) or '__all__'}" if mod.names else "   :members:",
@@ -148,16 +150,18 @@ class Scoreboard(SphinxDirective):
 def _fill_scoreboard(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     """Replace the placeholder once all chapters have executed and recorded their results."""
     for placeholder in doctree.findall(ScoreboardPlaceholder):
-        body = [[r.name, str(r.part), r.criterion, r.value, r.requirement, r.status, r.detail]
+        body = [[r.name, str(r.part), r.criterion, r.value, r.requirement, r.status.name, r.detail]
                 for r in scoreboard.rows()]
         placeholder.replace_self(_table(["milestone", "part", "criterion", "value", "required",
                                          "status", "why"], body, classes=("tinytorch-scoreboard",),
                                         status_column=5))
 
 
-def _always_reread_results(app, env, added, changed, removed) -> list[str]:
-    """The results page depends on every chapter's run, so it is rebuilt on every build."""
-    return [RESULTS_DOCNAME] if RESULTS_DOCNAME in env.found_docs else []
+def _always_reread(app, env, added, changed, removed) -> list[str]:
+    """Read again: the results page (it depends on every chapter's run) and every chapter that did
+    not finish in the last build (its outputs were dropped from the cache, so it runs again)."""
+    unfinished = [run.docname for run in getattr(env, "tinytorch_unfinished", ()) if run.docname in env.found_docs]
+    return ([RESULTS_DOCNAME] if RESULTS_DOCNAME in env.found_docs else []) + unfinished
 
 
 CHAPTER_DOCS = {stone.docname: stone for stone in registry.ALL_MILESTONES}
@@ -172,9 +176,24 @@ def _log_file(app: Sphinx) -> Path:
     return Path(app.outdir).parent / "execution.log"
 
 
+def _run_chapters_first(app: Sphinx, env, docnames: list[str]) -> None:
+    """Before Sphinx reads anything: run the chapters it will read, in parallel (:mod:`milestones.execute`)."""
+    ran = execute.run_chapters(env, docnames, app.config.tinytorch_settings["cache"],
+                               app.config.nb_execution_timeout, execute.jobs())
+    app.env.tinytorch_ran_first = set(ran)
+    app.env.tinytorch_unfinished = [run for run in ran.values() if run.error is not None]
+    for run in app.env.tinytorch_unfinished:
+        _note_crash(app, run.docname, run.error)
+
+
+def _reported_before(app: Sphinx, docname: str) -> bool:
+    """Was this chapter run (and reported) before Sphinx read it?"""
+    return docname in getattr(app.env, "tinytorch_ran_first", ())
+
+
 def _announce_chapter(app: Sphinx, docname: str, source: list[str]) -> None:
     """Before a chapter is read (and maybe executed): say so, since it can take a while."""
-    if docname in CHAPTER_DOCS:
+    if docname in CHAPTER_DOCS and not _reported_before(app, docname):
         app.env.tinytorch_started = time.time()
         print(f"  {docname}.md ...", end="", flush=True)
 
@@ -183,21 +202,27 @@ def _report_chapter(app: Sphinx, doctree: nodes.document) -> None:
     """After a chapter is read: how long it ran (or that it came from the cache) and what it recorded."""
     docname = app.env.docname
     stone = CHAPTER_DOCS.get(docname)
-    if stone is None:
+    if stone is None or _reported_before(app, docname):
         return
     data = _exec_data(app, docname) or {}
     fresh = data.get("mtime", 0) >= getattr(app.env, "tinytorch_started", 0)
-    counts = Counter(row.status for row in scoreboard.rows((stone,)))
+    counts = Counter(row.status.name for row in scoreboard.rows((stone,)))
     recorded = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no criteria"
     ran = f"ran in {data['runtime']:.1f} s" if fresh and data.get("runtime") else "outputs from the cache"
     print(f" {ran}: {recorded}", flush=True)
     if fresh and not data.get("succeeded", True):
-        text = ANSI_ESCAPE.sub("", data.get("traceback") or data.get("error") or "")
-        with _log_file(app).open("a") as log:
-            log.write(f"===== {docname}.md\n{text}\n")
-        last = [line for line in text.strip().splitlines() if line.strip()] or ["unknown error"]
-        app.env.tinytorch_crashes[docname] = last[-1]
-        print(f"    the chapter did not finish: {last[-1]} (traceback in {_log_file(app)})", flush=True)
+        last = _note_crash(app, docname, data.get("traceback") or data.get("error") or "")
+        print(f"    the chapter did not finish: {last} (traceback in {_log_file(app)})", flush=True)
+
+
+def _note_crash(app: Sphinx, docname: str, traceback: str) -> str:
+    """Log a chapter that did not finish (its traceback to execution.log); return its last line."""
+    text = ANSI_ESCAPE.sub("", traceback)
+    with _log_file(app).open("a") as log:
+        log.write(f"===== {docname}.md\n{text}\n")
+    last = [line for line in text.strip().splitlines() if line.strip()] or ["unknown error"]
+    app.env.tinytorch_crashes[docname] = last[-1]
+    return last[-1]
 
 
 def _chapter_errors(app: Sphinx) -> list[str]:
@@ -225,14 +250,20 @@ def _note_build_start(app: Sphinx) -> None:
     log = _log_file(app)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
-    settings = app.config.tinytorch_settings
-    mode = "strict: every chapter re-executed" if judge.strict() else "cached chapters reused"
-    print(f"TinyTorch book: tinytorch from {settings['root']} (fingerprint {settings['fingerprint']}), "
+    chosen = app.config.tinytorch_settings
+    if settings.strict():
+        mode = "strict: every chapter runs"
+    elif any(Path(chosen["cache"]).glob("*")):
+        mode = "chapters already run for this code reuse their cached outputs"
+    else:
+        mode = "nothing cached for this code yet: every chapter runs"
+    print(f"TinyTorch book: tinytorch from {chosen['root']} (fingerprint {chosen['fingerprint']}), "
           f"{mode}", flush=True)
 
 
 def _verdict(app: Sphinx, exception) -> None:
     """Print the scoreboard; under STRICT fail the build with one line per problem."""
+    execute.forget(app.config.tinytorch_settings["cache"], getattr(app.env, "tinytorch_unfinished", ()))
     if exception is not None or app.builder.format != "html":
         return
     table = scoreboard.rows()
@@ -240,7 +271,7 @@ def _verdict(app: Sphinx, exception) -> None:
     print(_run_times(app), flush=True)
     _write_root_redirect(Path(app.outdir), app.config.root_doc)
     print(f"The book is in {app.outdir}; open {Path(app.outdir) / 'index.html'}", flush=True)
-    if not judge.strict():
+    if not settings.strict():
         return
     problems = _chapter_errors(app) + scoreboard.problem_lines(scoreboard.failures(table))
     if problems:
@@ -267,9 +298,10 @@ def setup(app: Sphinx) -> dict:
     app.add_directive("scoreboard", Scoreboard)
     app.add_directive("api-reference", ApiReference)
     app.add_node(ScoreboardPlaceholder)
-    app.connect("env-get-outdated", _always_reread_results)
+    app.connect("env-get-outdated", _always_reread)
     app.connect("doctree-resolved", _fill_scoreboard)
     app.connect("builder-inited", _note_build_start)
+    app.connect("env-before-read-docs", _run_chapters_first)
     app.connect("source-read", _announce_chapter)
     app.connect("doctree-read", _report_chapter)
     app.connect("build-finished", _verdict)

@@ -6,9 +6,13 @@ those of modules 14-19 (``tinytorch.perf.Profiler``, ``tinytorch.perf.KVCache``,
 defines them, so a tinytorch written only up to module N imports fine: a name from a later
 module that is not written yet raises an AttributeError that names the module and its file,
 and a module that is written but broken raises its own error where it begins.
+
+One module is imported at once: module 05 (autograd), when its file is written, because it
+plugs itself into module 01's ops as it loads (``register_autograd``); module 01 imports
+nothing of it. Absent, the ops compute without recording; broken, its error is raised here.
 """
 
-from tinytorch._lazy import lazy_exports
+from tinytorch._lazy import import_if_written, lazy_exports
 
 from tinytorch.core.random import manual_seed, rng
 
@@ -35,3 +39,6 @@ _EXPORTS = {
 }
 __getattr__, __dir__, _NAMES = lazy_exports(__name__, _EXPORTS)
 __all__ = ["manual_seed", "rng", *_NAMES]
+
+import_if_written("tinytorch.core.autograd")  # module 05 registers with module 01's ops as it loads
+

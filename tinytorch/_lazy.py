@@ -7,7 +7,7 @@ name whose module is not written yet fails when it is used, saying which file to
 import importlib
 import sys
 
-__all__ = ["lazy_exports"]
+__all__ = ["lazy_exports", "import_if_written"]
 
 
 def lazy_exports(package, exports):
@@ -18,13 +18,11 @@ def lazy_exports(package, exports):
         module = home.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        try:
-            value = getattr(importlib.import_module(module), name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        imported = import_if_written(module)
+        if imported is None:
             path = module.replace(".", "/") + ".py"
-            raise AttributeError(f"{package}.{name} lives in {module}, which is not written yet ({path})") from None
+            raise AttributeError(f"{package}.{name} lives in {module}, which is not written yet ({path})")
+        value = getattr(imported, name)
         setattr(sys.modules[package], name, value)  # cache: the next lookup is a plain attribute
         return value
 
@@ -32,3 +30,13 @@ def lazy_exports(package, exports):
         return sorted(set(vars(sys.modules[package])) | set(home))
 
     return __getattr__, __dir__, list(home)
+
+
+def import_if_written(module):
+    """Import ``module``, or return None when its file is not written; a written one that raises raises."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise  # the file is written but imports something that is not: its own error
+        return None

@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from milestones.book import RUN_ENV  # noqa: E402  one BLAS thread, freed memory kept: as the chapters run
+from milestones.settings import RUN_ENV  # noqa: E402  one BLAS thread, freed memory kept: as the chapters run
 
 if any(os.environ.get(k) != v for k, v in RUN_ENV.items()):
     os.environ.update(RUN_ENV)  # must be set before NumPy loads its BLAS and glibc its allocator

@@ -47,10 +47,12 @@ def build(book: Path, strict: bool, **settings: str) -> subprocess.CompletedProc
     """Run sphinx-build on a book copy the way `make html` / `make strict` do.
 
     ``settings`` are environment variables; ``TINYTORCH_REPOSITORY_URL`` defaults to
-    :data:`TEST_REPOSITORY_URL` (pass ``TINYTORCH_REPOSITORY_URL=""`` for a build without one).
+    :data:`TEST_REPOSITORY_URL` (pass ``TINYTORCH_REPOSITORY_URL=""`` for a build without one) and
+    ``TINYTORCH_JOBS`` to 1 (chapters one at a time; pass ``TINYTORCH_JOBS="2"`` to run them in parallel).
     """
     env = {k: v for k, v in os.environ.items() if k not in HOST_SETTINGS}
-    env = env | {"TINYTORCH_REPOSITORY_URL": TEST_REPOSITORY_URL} | settings
+    # The tests already run two builds side by side (pytest -n 2): each runs its chapters one at a time.
+    env = env | {"TINYTORCH_REPOSITORY_URL": TEST_REPOSITORY_URL, "TINYTORCH_JOBS": "1"} | settings
     env["STRICT"] = "1" if strict else "0"
     env["PYTHONPATH"] = ""
     command = [str(SPHINX_BUILD), "-b", "html", "-q", *(["-E"] if strict else []), str(book),

@@ -128,12 +128,15 @@ def test_repo2docker_dry_run_picks_the_pinned_python_requirements_and_postbuild(
 
 
 def test_postbuild_makes_jupyterlab_and_notebook_7_open_the_markdown_chapters_as_notebooks(tmp_path):
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path), PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path), IPYTHONDIR=str(tmp_path / "ipython"),
+               PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     done = subprocess.run([str(ROOT / "binder" / "postBuild")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     overrides = json.loads((tmp_path / "labconfig" / "default_setting_overrides.json").read_text())
     viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers == {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    startup = tmp_path / "ipython" / "profile_default" / "startup" / "50-tinytorch-judge.py"
+    assert "_tinytorch_kernel.install()" in startup.read_text()  # the judge in every Binder kernel
 
 
 # ---------------------------------------------------------------- Colab

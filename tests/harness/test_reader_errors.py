@@ -68,7 +68,7 @@ def test_the_bare_skeleton_builds_strict_with_nothing_met_and_nothing_crashing(t
     states = {entry["status"] for entry in records(book).values()}
     assert "met" not in states and "error" not in states and "not implemented" in states
     page = (book / "_build/html/milestones/01_1957_perceptron.html").read_text()
-    assert "not implemented yet: manual_seed (module 01)" in page
+    assert "not implemented yet: manual_seed (module 01, tinytorch/core/random.py)" in page
 
 
 def test_the_skeleton_with_modules_01_to_04_filled_in_meets_milestone_01_part_1(tmp_path):
@@ -94,4 +94,4 @@ def test_the_skeleton_fails_the_module_tests(tmp_path):
                           cwd=registry.BOOK_ROOT, env={**__import__("os").environ, **env},
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stdout[-2000:]
-    assert "NotImplementedError: module 01: implement" in done.stdout
+    assert "NotImplementedError: module 01 (tinytorch/core/" in done.stdout

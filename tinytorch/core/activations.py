@@ -2,8 +2,8 @@
 
 Three layers of the same idea, as in PyTorch: a primitive ``Function`` with its forward and
 backward side by side (``ReLUFunction``, ...; fused where a composed form would be slower),
-a function that applies it (``relu(x)``, also ``tinytorch.functional.relu`` and the Tensor
-method ``x.relu()``), and a thin ``Module`` for ``Sequential`` models (``ReLU()``).
+a function that applies it (``relu(x)``, also ``tinytorch.functional.relu``), and a thin
+``Module`` for ``Sequential`` models (``ReLU()``).
 """
 
 import math

@@ -2,13 +2,16 @@
 
 Every op is a ``Function`` with its ``forward`` and ``backward`` side by side
 (``tinytorch.core.function``); module 01 only ran the forwards. This module gives them
-memory: ``record`` (called by ``Function.apply`` once this file exists) keeps a ``Context``
-node on each output when grad mode is on and some input requires grad. ``backward`` then
-walks the recorded graph in reverse topological order (iteratively: no recursion limit),
-un-broadcasts each gradient to its input's shape, and accumulates into ``.grad`` of leaves.
+memory: it registers itself with module 01 when imported (``register_autograd``, the last
+line of this file; ``import tinytorch`` imports it), after which ``Function.apply`` calls
+``record`` for every op, and ``record`` keeps a ``Context`` node on each output when grad
+mode is on and some input requires grad. ``backward`` then walks the recorded graph in
+reverse topological order (iteratively: no recursion limit), un-broadcasts each gradient to
+its input's shape, and accumulates into ``.grad`` of leaves.
 
 Example:
     >>> import numpy as np
+    >>> from tinytorch.core.autograd import Function
     >>> from tinytorch.core.tensor import Tensor
     >>> class Square(Function):
     ...     @staticmethod
@@ -30,7 +33,7 @@ import functools
 import numpy as np
 
 # Function and Context are module 01's op protocol; autograd re-exports Function, its public home.
-from tinytorch.core.function import Context, Function
+from tinytorch.core.function import Context, Function, register_autograd
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["Function", "Context", "no_grad", "enable_grad", "is_grad_enabled", "backward", "record"]
@@ -211,3 +214,7 @@ def _accumulate_leaf(leaf, grad):
         leaf.grad = grad.copy()  # _send already cast it to the leaf's dtype
     else:
         leaf.grad = leaf.grad + grad
+
+
+# Plug into module 01's ops: from now on every Function.apply records, and Tensor.backward() runs backward.
+register_autograd(record, backward)

@@ -28,6 +28,7 @@ class Dataset:
 
     Example::
 
+        >>> from tinytorch.core.dataloader import Dataset
         >>> class Squares(Dataset):
         ...     def __len__(self): return 10
         ...     def __getitem__(self, i): return (float(i), i * i)
@@ -55,6 +56,8 @@ class TensorDataset(Dataset):
 
     Example::
 
+        >>> import numpy as np
+        >>> from tinytorch.core.dataloader import TensorDataset
         >>> ds = TensorDataset(np.zeros((100, 4)), np.arange(100))
         >>> x, y = ds[3]
         >>> x.shape, y.item()
@@ -124,6 +127,8 @@ class DataLoader:
 
     Example::
 
+        >>> import numpy as np
+        >>> from tinytorch.core.dataloader import DataLoader, TensorDataset
         >>> x, y = np.zeros((100, 4), dtype=np.float32), np.arange(100) % 10
         >>> loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
         >>> [len(xb) for xb, yb in loader]

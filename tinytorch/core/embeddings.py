@@ -66,6 +66,8 @@ def scatter_add_rows(ids: np.ndarray, rows: np.ndarray, num_rows: int) -> np.nda
     does not grow with the vocabulary.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.embeddings import scatter_add_rows
         >>> scatter_add_rows(np.array([2, 0, 2]), np.array([[1.0], [2.0], [3.0]]), 3)
         array([[2.],
                [0.],
@@ -121,6 +123,8 @@ class Embedding(Module):
         TypeError: float ids. IndexError: an id outside ``[0, num_embeddings)``, naming it.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.embeddings import Embedding
         >>> emb = Embedding(10, 3)
         >>> emb(np.array([[1, 2, 1]])).shape
         (1, 3, 3)
@@ -166,6 +170,7 @@ def sinusoidal_table(max_len: int, embed_dim: int) -> np.ndarray:
     is a fixed rotation (attention can learn "k positions back").
 
     Example:
+        >>> from tinytorch.core.embeddings import sinusoidal_table
         >>> print(sinusoidal_table(3, 4).round(3))
         [[ 0.     1.     0.     1.   ]
          [ 0.841  0.54   0.01   1.   ]
@@ -208,6 +213,9 @@ class PositionalEncoding(Module):
         - Input: ``(N, T, embed_dim)`` or ``(T, embed_dim)``; Output: same shape.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.embeddings import PositionalEncoding
+        >>> from tinytorch.core.tensor import Tensor
         >>> pe = PositionalEncoding(8, max_len=16)
         >>> x = Tensor(np.zeros((2, 5, 8), dtype=np.float32))
         >>> out = pe(x, start=3)
@@ -245,6 +253,9 @@ class LearnedPositionalEmbedding(Module):
         - ``weight``: ``(max_len, embed_dim)``.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.embeddings import LearnedPositionalEmbedding
+        >>> from tinytorch.core.tensor import Tensor
         >>> pos = LearnedPositionalEmbedding(16, 8)
         >>> pos(Tensor(np.zeros((2, 5, 8), dtype=np.float32))).shape
         (2, 5, 8)

@@ -1,20 +1,20 @@
 """The op protocol: every Tensor operation is a ``Function``, forward and backward side by side.
 
 Module 01 computes: ``Function.apply`` runs ``forward`` on the raw NumPy arrays inside its
-arguments and wraps the result in a Tensor. Module 05 (autograd) adds memory: once
-``tinytorch/core/autograd.py`` exists, ``apply`` hands every result to its recorder, which
-keeps the graph so that ``backward()`` can send gradients back through each ``backward``.
-Without module 05 the ops still compute; they just remember nothing.
+arguments and wraps the result in a Tensor. Module 05 (autograd) adds memory: when
+``tinytorch/core/autograd.py`` is written, it plugs in with ``register_autograd`` (``import
+tinytorch`` imports it), and from then on ``apply`` hands every result to its recorder,
+which keeps the graph so that ``backward()`` can send gradients back through each
+``backward``. Module 01 imports nothing of module 05: without it the ops still compute;
+they just remember nothing.
 """
-
-import importlib
 
 import numpy as np
 
-__all__ = ["Function", "Context", "autograd_engine"]
+__all__ = ["Function", "Context", "register_autograd", "run_backward"]
 
-_recorder = None  # module 05's record function once found; False when autograd.py is absent
-_engine = None  # the autograd module once imported
+_recorder = None  # module 05's record(fn, ctx, args, result), once registered; None: ops only compute
+_backward = None  # module 05's backward(root, grad, retain_graph), once registered
 
 
 class Context:
@@ -50,6 +50,7 @@ class Function:
     place. Call ``MyFunction.apply(*args, **kwargs)`` to get a ``Tensor``.
 
     Example:
+        >>> from tinytorch.core.function import Function
         >>> from tinytorch.core.tensor import Tensor
         >>> class Square(Function):
         ...     @staticmethod
@@ -89,8 +90,8 @@ class Function:
         result.grad = None
         result._ctx = None
         result.requires_grad = False
-        record = _recorder if _recorder is not None else _find_recorder()
-        if record:
+        record = _recorder
+        if record is not None:
             try:
                 record(cls, ctx, args, result)
             except NotImplementedError:  # module 05 is still a skeleton stub: compute, record nothing
@@ -98,40 +99,32 @@ class Function:
         return result
 
 
-def _find_recorder():
-    """Module 05's recorder, or False when ``autograd.py`` is not written (ops then only compute).
+# tito: given
+def register_autograd(record, backward):
+    """Plug module 05 into the ops: called once by ``tinytorch/core/autograd.py`` when it is imported.
 
-    A broken autograd.py (one that raises on import) is not absent: its error propagates.
+    Args:
+        record: ``record(fn, ctx, args, result)``, called by every ``Function.apply`` after
+            forward; it keeps ``ctx`` on ``result`` when a gradient will be needed.
+        backward: ``backward(root, grad, retain_graph)``, what ``Tensor.backward()`` runs.
     """
-    global _recorder
-    engine = autograd_engine(required=False)
-    _recorder = engine.record if engine is not None else False
-    return _recorder
+    global _recorder, _backward
+    _recorder, _backward = record, backward
 
 
 def _stop_recording():
     """Forget a recorder that is not implemented yet, so ops run as if module 05 were absent."""
     global _recorder
-    _recorder = False
+    _recorder = None
 
 
-def autograd_engine(required=True):
-    """The autograd module (05); None, or NotImplementedError when ``required``, if it is absent."""
-    global _engine
-    if _engine is not None:
-        return _engine
-    try:
-        autograd = importlib.import_module("tinytorch.core.autograd")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tinytorch.core.autograd":
-            raise
-        if required:
-            raise NotImplementedError(
-                "backward() needs module 05 (autograd): tinytorch/core/autograd.py is not written yet"
-            ) from None
-        return None
-    _engine = autograd
-    return autograd
+def run_backward(root, grad=None, retain_graph=False):
+    """Run module 05's backward from ``root``; a clear NotImplementedError while it is not written."""
+    if _backward is None:
+        raise NotImplementedError(
+            "backward() needs module 05 (autograd): tinytorch/core/autograd.py is not written yet"
+        )
+    _backward(root, grad, retain_graph=retain_graph)
 
 
 # Imported last: tensor.py imports this module.

@@ -92,6 +92,9 @@ class Linear(Module):
         - ``weight``: ``(out_features, in_features)``, ``bias``: ``(out_features,)``
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.tensor import Tensor
         >>> Linear(64, 128)(Tensor(np.zeros((32, 64)))).shape
         (32, 128)
     """
@@ -147,6 +150,9 @@ class Sequential(Module):
     """Chain modules: the output of each is the input of the next.
 
     Example:
+        >>> import numpy as np
+        >>> from tinytorch.core.layers import Linear, Sequential
+        >>> from tinytorch.core.tensor import Tensor
         >>> model = Sequential(Linear(4, 8), Linear(8, 2))
         >>> model(Tensor(np.zeros((3, 4)))).shape
         (3, 2)
@@ -184,6 +190,7 @@ class ModuleList(Module):
     """A list of sub-modules that registers them (a plain Python list would hide their parameters).
 
     Example:
+        >>> from tinytorch.core.layers import Linear, ModuleList
         >>> blocks = ModuleList([Linear(4, 4) for _ in range(3)])
         >>> len(list(blocks.parameters()))
         6

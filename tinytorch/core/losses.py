@@ -201,6 +201,8 @@ class MSELoss(_Loss):
         - Output: scalar, or ``(*)`` with ``'none'``.
 
     Examples:
+        >>> from tinytorch.core.losses import MSELoss
+        >>> from tinytorch.core.tensor import Tensor
         >>> MSELoss()(Tensor([1.0, 2.0]), Tensor([1.0, 4.0])).item()
         2.0
     """
@@ -228,6 +230,9 @@ class CrossEntropyLoss(_Loss):
         IndexError: a class index outside ``[0, C)``.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.losses import CrossEntropyLoss
+        >>> from tinytorch.core.tensor import Tensor
         >>> round(CrossEntropyLoss()(Tensor([[0.0, 0.0]]), np.array([1])).item(), 4)
         0.6931
     """
@@ -250,6 +255,8 @@ class BinaryCrossEntropyLoss(_Loss):
         - Output: scalar, or ``(*)`` with ``'none'``.
 
     Examples:
+        >>> from tinytorch.core.losses import BinaryCrossEntropyLoss
+        >>> from tinytorch.core.tensor import Tensor
         >>> round(BinaryCrossEntropyLoss()(Tensor([0.5]), Tensor([1.0])).item(), 4)
         0.6931
     """

@@ -43,14 +43,16 @@ class Module:
     """Base class of every layer and model: subclass it, assign layers in ``__init__``, write ``forward``.
 
     Example:
+        >>> from tinytorch.core.activations import relu
         >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.module import Module
         >>> class MLP(Module):
         ...     def __init__(self):
         ...         super().__init__()
         ...         self.fc1 = Linear(4, 8)
         ...         self.fc2 = Linear(8, 2)
         ...     def forward(self, x):
-        ...         return self.fc2(self.fc1(x).relu())
+        ...         return self.fc2(relu(self.fc1(x)))
         >>> [name for name, _ in MLP().named_parameters()]
         ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']
     """

@@ -102,6 +102,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         eps: added to the variance for stability.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.normalization import batch_norm
+        >>> from tinytorch.core.tensor import Tensor
         >>> x = Tensor(np.array([[1.0], [3.0]]))
         >>> batch_norm(x, None, None, training=True).data.ravel().round(3)
         array([-1.,  1.], dtype=float32)
@@ -185,6 +188,9 @@ class BatchNorm1d(_BatchNorm):
         (N, C) or (N, C, L) -> same shape.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.normalization import BatchNorm1d
+        >>> from tinytorch.core.tensor import Tensor
         >>> bn = BatchNorm1d(3)
         >>> bn(Tensor(np.random.default_rng(0).normal(5, 2, (8, 3)))).shape
         (8, 3)
@@ -214,6 +220,9 @@ class BatchNorm2d(_BatchNorm):
         (N, C, H, W) -> same shape.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.normalization import BatchNorm2d
+        >>> from tinytorch.core.tensor import Tensor
         >>> bn = BatchNorm2d(6)
         >>> out = bn(Tensor(np.random.default_rng(0).normal(3, 2, (4, 6, 8, 8))))
         >>> out.shape, bool(abs(out.data.mean()) < 1e-5)

@@ -46,6 +46,7 @@ class Optimizer:
 
     Example::
 
+        >>> from tinytorch.core.optimizers import SGD
         >>> from tinytorch.core.tensor import Tensor
         >>> w = Tensor([1.0, -2.0], requires_grad=True)
         >>> opt = SGD([w], lr=0.1)
@@ -145,6 +146,7 @@ class SGD(Optimizer):
     Example::
 
         >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.optimizers import SGD
         >>> opt = SGD(Linear(4, 2).parameters(), lr=0.1, momentum=0.9)
         >>> opt
         SGD(2 params, lr=0.1, momentum=0.9, weight_decay=0.0, nesterov=False)
@@ -203,6 +205,7 @@ class Adam(Optimizer):
     Example::
 
         >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.optimizers import Adam
         >>> opt = Adam(Linear(4, 2).parameters(), lr=1e-3)
         >>> opt.betas
         (0.9, 0.999)
@@ -263,6 +266,7 @@ class AdamW(Adam):
     Example::
 
         >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.optimizers import AdamW
         >>> opt = AdamW(Linear(4, 2).parameters(), lr=3e-4, weight_decay=0.1)
         >>> opt.weight_decay
         0.1

@@ -30,6 +30,7 @@ class CosineSchedule:
 
         >>> from tinytorch.core.layers import Linear
         >>> from tinytorch.core.optimizers import SGD
+        >>> from tinytorch.core.schedules import CosineSchedule
         >>> opt = SGD(Linear(4, 2).parameters(), lr=0.0)
         >>> sched = CosineSchedule(opt, max_lr=1e-2, min_lr=1e-4, total_steps=1000, warmup_steps=50)
         >>> opt.lr

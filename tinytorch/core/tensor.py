@@ -4,10 +4,9 @@ A ``Tensor`` wraps a NumPy array (``.data``). Every operation goes through a pri
 ``Function`` (``tinytorch.core.ops``) or is composed from them. Module 01 only computes;
 once module 05 (autograd) is written, the same ops record the graph when gradients are
 needed, so ``loss.backward()`` can fill ``.grad`` of every leaf that requires grad.
-The activation methods (``x.relu()``, ``x.softmax()``, ...) use module 02's primitives.
+Nonlinearities (``relu``, ``softmax``, ...) are module 02's: ``tinytorch.core.activations``.
 """
 
-import importlib
 import numbers
 
 import numpy as np
@@ -15,18 +14,53 @@ import numpy as np
 __all__ = ["Tensor", "where", "cat", "stack"]
 
 _DEFAULT_FLOAT = np.float32
+_NUMBER_KINDS = "biufc"  # bool, signed and unsigned integers, floats, complex: what a tensor holds
+_SHARED_CHARS = "?" + np.typecodes["AllInteger"] + "efgFDG"  # every number dtype but float64: kept as it is
+_NOT_NUMBERS = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "dates", "m": "time spans",
+                "V": "structured records"}
 
 
 def _as_array(data, dtype):
     """Convert ``data`` to an ndarray: float64/Python floats become float32 unless ``dtype`` is given."""
+    try:
+        array = np.asarray(data)
+    except ValueError:  # NumPy: "inhomogeneous shape"
+        ragged = _ragged(data)
+        if ragged is None:
+            raise
+        raise ValueError(f"Tensor: cannot build a tensor from a ragged nested list: {ragged}") from None
+    _check_numbers(array.dtype, f"the data ({type(data).__name__}) has dtype {array.dtype}")
     if dtype is not None:
-        return np.asarray(data, dtype=dtype)
-    array = np.asarray(data)
-    if array.dtype == np.float64:
-        return array.astype(_DEFAULT_FLOAT)
-    if array.dtype == object:
-        raise TypeError(f"Tensor: cannot build a tensor from {type(data).__name__} (object dtype)")
-    return array
+        _check_numbers(np.dtype(dtype), f"dtype={np.dtype(dtype)} was given")
+        return array.astype(dtype, copy=False)
+    return array.astype(_DEFAULT_FLOAT) if array.dtype == np.float64 else array
+
+
+def _check_numbers(dtype, reason):
+    """Refuse a dtype that is not numbers (strings, bytes, objects): no op could use it."""
+    if dtype.kind not in _NUMBER_KINDS:
+        what = _NOT_NUMBERS.get(dtype.kind, f"dtype {dtype}")
+        raise TypeError(f"Tensor: cannot build a tensor of {what}: {reason}; a tensor holds numbers or bools")
+
+
+def _ragged(data):
+    """Where a nested list stops being rectangular: the depth and the lengths found there (None if nowhere)."""
+    level, depth = [data], 0
+    while True:
+        lengths = list(dict.fromkeys(_length(item) for item in level))
+        if len(lengths) > 1:
+            found = ", ".join("a number" if n is None else str(n) for n in lengths)
+            return f"the lists at depth {depth} have different lengths ({found}); every row needs the same length"
+        if lengths[0] is None:
+            return None
+        level, depth = [item for sequence in level for item in sequence], depth + 1
+
+
+def _length(item):
+    """The length of a list, tuple or array inside nested data; None for a number (or a 0-d array)."""
+    if isinstance(item, (list, tuple)) or (isinstance(item, (np.ndarray, Tensor)) and item.ndim > 0):
+        return len(item)
+    return None
 
 
 class Tensor:
@@ -50,6 +84,7 @@ class Tensor:
         requires_grad: whether operations on this tensor are recorded.
 
     Example:
+        >>> from tinytorch.core.tensor import Tensor
         >>> x = Tensor([[1.0, 2.0]], requires_grad=True)
         >>> (x * x).sum().backward()
         >>> x.grad
@@ -62,7 +97,8 @@ class Tensor:
     def __init__(self, data, requires_grad=False, dtype=None):
         if isinstance(data, Tensor):
             data = data.data
-        self.data = data if (dtype is None and type(data) is np.ndarray and data.dtype != np.float64) else _as_array(data, dtype)
+        shared = dtype is None and type(data) is np.ndarray and data.dtype.char in _SHARED_CHARS
+        self.data = data if shared else _as_array(data, dtype)
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"Tensor: only floating point tensors can require gradients, got dtype {self.data.dtype}"
@@ -183,8 +219,8 @@ class Tensor:
         self has exactly one element. The graph's saved arrays are freed afterwards unless
         ``retain_graph=True``.
         """
-        engine = autograd_engine()  # module 05; a clear NotImplementedError while it is not written
-        engine.backward(self, grad if gradient is None else gradient, retain_graph=retain_graph)
+        # module 05's engine; a clear NotImplementedError while autograd.py is not written
+        run_backward(self, grad if gradient is None else gradient, retain_graph=retain_graph)
 
     # ------------------------------------------------------------------ arithmetic
     def __add__(self, other):
@@ -288,30 +324,6 @@ class Tensor:
         larger = where(self.data > other.data, self, other)
         ties = self.data == other.data
         return where(ties, (self + other) * 0.5, larger) if ties.any() else larger
-
-    def relu(self):
-        """max(x, 0) (module 02)."""
-        return _activations().relu(self)
-
-    def sigmoid(self):
-        """Logistic sigmoid, overflow-free (module 02)."""
-        return _activations().sigmoid(self)
-
-    def tanh(self):
-        """Hyperbolic tangent (module 02)."""
-        return _activations().tanh(self)
-
-    def gelu(self):
-        """GELU, tanh approximation as torch's approximate='tanh' (module 02)."""
-        return _activations().gelu(self)
-
-    def softmax(self, axis=-1, dim=None):
-        """Softmax along ``axis`` (alias ``dim``) (module 02)."""
-        return _activations().softmax(self, dim=_axis(axis, dim, -1))
-
-    def log_softmax(self, axis=-1, dim=None):
-        """Log-softmax along ``axis`` (alias ``dim``), log-sum-exp stable (module 02)."""
-        return _activations().log_softmax(self, dim=_axis(axis, dim, -1))
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims=False, dim=None, keepdim=None):
@@ -434,11 +446,6 @@ def _as_tensor(x):
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def _activations():
-    """Module 02, which owns the activation primitives behind ``x.relu()`` and friends."""
-    return importlib.import_module("tinytorch.core.activations")
-
-
 def _operand(x):
     """Prepare the other operand of an op: Tensors and Python numbers pass, the rest become Tensors."""
     if isinstance(x, Tensor):
@@ -478,5 +485,5 @@ def _keep(keepdims, keepdim):
 
 
 # Imported last: the op modules need the Tensor class defined above.
-from tinytorch.core.function import autograd_engine  # noqa: E402
+from tinytorch.core.function import run_backward  # noqa: E402
 from tinytorch.core.ops import arithmetic, elementwise, movement, reduction  # noqa: E402

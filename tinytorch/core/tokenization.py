@@ -99,6 +99,7 @@ class CharTokenizer:
         pad_id, bos_id, eos_id, unk_id: ids of the special tokens (0, 1, 2, 3).
 
     Example:
+        >>> from tinytorch.core.tokenization import CharTokenizer
         >>> tok = CharTokenizer("hello world")
         >>> tok.vocab_size
         12
@@ -127,6 +128,7 @@ class CharTokenizer:
         """Ids of the characters of ``text`` (``<unk>`` for unseen ones); optionally wrapped in ``<bos>``/``<eos>``.
 
         Example:
+            >>> from tinytorch.core.tokenization import CharTokenizer
             >>> CharTokenizer("ab").encode("ba", add_special_tokens=True)
             [1, 5, 4, 2]
         """
@@ -136,6 +138,7 @@ class CharTokenizer:
         """Like ``encode`` but returns an int64 NumPy array (fast for long texts).
 
         Example:
+            >>> from tinytorch.core.tokenization import CharTokenizer
             >>> CharTokenizer("ab").encode_array("abba")
             array([4, 5, 5, 4])
         """
@@ -153,6 +156,7 @@ class CharTokenizer:
         """The text of a sequence of ids (list, array or Tensor); special tokens as ``<pad>`` etc. unless skipped.
 
         Example:
+            >>> from tinytorch.core.tokenization import CharTokenizer
             >>> tok = CharTokenizer("ab")
             >>> tok.decode([1, 4, 3, 5, 2])
             '<bos>a<unk>b<eos>'
@@ -257,6 +261,7 @@ class BPETokenizer:
         merges: list of ``(left_id, right_id)`` pairs; merge ``r`` made token ``256 + r``.
 
     Example:
+        >>> from tinytorch.core.tokenization import BPETokenizer
         >>> tok = BPETokenizer(vocab_size=260).train("low lower lowest slow slowly")
         >>> tok.vocab_size
         260

@@ -47,10 +47,12 @@ class Trainer:
 
     Example::
 
+        >>> import numpy as np
         >>> from tinytorch.core.dataloader import DataLoader, TensorDataset
         >>> from tinytorch.core.layers import Linear
         >>> from tinytorch.core.losses import CrossEntropyLoss
         >>> from tinytorch.core.optimizers import Adam
+        >>> from tinytorch.core.training import Trainer
         >>> x = np.array([[0.0, 1.0], [1.0, 0.0]] * 8, dtype=np.float32)
         >>> y = np.array([0, 1] * 8)
         >>> model = Linear(2, 2)

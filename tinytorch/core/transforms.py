@@ -55,6 +55,8 @@ class RandomCrop:
         (N, C, H, W) -> (N, C, h, w); a Tensor in gives a Tensor out (no gradient), an array an array.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.transforms import RandomCrop
         >>> x = np.arange(2 * 3 * 4 * 4, dtype=np.float32).reshape(2, 3, 4, 4)
         >>> RandomCrop(4, padding=2)(x).shape
         (2, 3, 4, 4)
@@ -97,6 +99,8 @@ class RandomHorizontalFlip:
         (N, C, H, W) -> same; a Tensor in gives a Tensor out (no gradient), an array an array.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.transforms import RandomHorizontalFlip
         >>> x = np.arange(4, dtype=np.float32).reshape(1, 1, 1, 4)
         >>> RandomHorizontalFlip(p=1.0)(x)
         array([[[[3., 2., 1., 0.]]]], dtype=float32)
@@ -122,6 +126,8 @@ class Compose:
     """Apply transforms one after another, in order.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.transforms import Compose, RandomCrop, RandomHorizontalFlip
         >>> augment = Compose([RandomCrop(32, padding=4), RandomHorizontalFlip()])
         >>> augment(np.zeros((8, 3, 32, 32), dtype=np.float32)).shape
         (8, 3, 32, 32)
@@ -149,7 +155,9 @@ class TransformDataset(TensorDataset):
         transform: callable on a batch of inputs (e.g. ``Compose([...])``).
 
     Examples:
+        >>> import numpy as np
         >>> from tinytorch.core.dataloader import DataLoader
+        >>> from tinytorch.core.transforms import RandomCrop, TransformDataset
         >>> data = TransformDataset(np.zeros((10, 3, 8, 8)), np.arange(10),
         ...                         transform=RandomCrop(8, padding=1))
         >>> [tuple(t.shape) for t in next(iter(DataLoader(data, batch_size=4)))]

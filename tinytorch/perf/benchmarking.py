@@ -47,6 +47,7 @@ def median_ci(times, confidence: float = 0.95) -> tuple[float, float, float]:
     [min, max] is returned with its lower coverage.
 
     Examples:
+        >>> from tinytorch.perf.benchmarking import median_ci
         >>> low, high, coverage = median_ci([5, 1, 4, 2, 3, 9, 7, 6, 8, 10])
         >>> low, high, round(coverage, 4)     # x_(2) and x_(9) of 10 runs
         (2.0, 9.0, 0.9785)
@@ -69,6 +70,7 @@ def olympic_mean(values) -> float:
     """Mean without the fastest and slowest run (MLPerf's rule for reporting several runs).
 
     Examples:
+        >>> from tinytorch.perf.benchmarking import olympic_mean
         >>> olympic_mean([10.0, 12.0, 11.0, 30.0, 9.0])
         11.0
     """
@@ -83,6 +85,7 @@ class BenchmarkResult:
     """The timings of one contender: seconds per call, one entry per timed repeat.
 
     Examples:
+        >>> from tinytorch.perf.benchmarking import BenchmarkResult
         >>> r = BenchmarkResult("f", [0.004, 0.001, 0.002, 0.003, 0.005])
         >>> r.median, r.iqr
         (0.003, 0.002)
@@ -191,6 +194,7 @@ class Benchmark:
         clock: function returning seconds (default ``time.perf_counter``); inject a fake to test.
 
     Examples:
+        >>> from tinytorch.perf.benchmarking import Benchmark
         >>> ticks = iter(range(100))
         >>> bench = Benchmark(warmup=1, repeats=5, clock=lambda: float(next(ticks)))
         >>> bench.run(lambda: None, name="noop").times     # each call "takes" one tick
@@ -239,6 +243,7 @@ def pareto_frontier(points: Iterable[dict], maximize: tuple[str, ...] = ("accura
     better on one.
 
     Examples:
+        >>> from tinytorch.perf.benchmarking import pareto_frontier
         >>> variants = [dict(name="float32", accuracy=0.97, bytes=400),
         ...             dict(name="int8", accuracy=0.97, bytes=100),
         ...             dict(name="tiny", accuracy=0.80, bytes=50),
@@ -286,6 +291,7 @@ def time_to_quality(train_epoch: Callable[[], object], evaluate: Callable[[], fl
     or after ``max_epochs``.
 
     Examples:
+        >>> from tinytorch.perf.benchmarking import time_to_quality
         >>> quality = iter([0.5, 0.8, 0.95, 0.99])
         >>> ticks = iter(range(100))
         >>> run = time_to_quality(lambda: None, lambda: next(quality), 0.9, 10,

@@ -28,6 +28,7 @@ import copy
 
 import numpy as np
 
+from tinytorch.core.activations import log_softmax
 from tinytorch.core.layers import Linear, Module, Parameter, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.spatial import Conv2d
@@ -509,7 +510,7 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
     log_p_teacher = teacher - np.log(np.exp(teacher).sum(axis=-1, keepdims=True))
     dtype = student_logits.dtype
     p_teacher = Tensor(np.exp(log_p_teacher), dtype=dtype)
-    log_p_student = (student_logits * (1.0 / temperature)).log_softmax(dim=-1)
+    log_p_student = log_softmax(student_logits * (1.0 / temperature), dim=-1)
     soft = (p_teacher * (Tensor(log_p_teacher, dtype=dtype) - log_p_student)).sum(dim=-1).mean()
     soft = soft * (alpha * temperature ** 2)
     if alpha == 1.0:

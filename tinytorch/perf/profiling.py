@@ -72,6 +72,7 @@ def linear_flops(rows: int, in_features: int, out_features: int, bias: bool = Tr
     """FLOPs of ``rows`` vectors through a Linear layer: 2 per multiply-add, 1 per bias add.
 
     Examples:
+        >>> from tinytorch.perf.profiling import linear_flops
         >>> linear_flops(1, 64, 32)          # 2 * 64 * 32 + 32
         4128
     """
@@ -83,6 +84,7 @@ def conv2d_flops(batch: int, in_channels: int, out_channels: int, kernel_size, o
     """FLOPs of a 2-D convolution: each output pixel is ``C_in * kh * kw`` multiply-adds (+ bias).
 
     Examples:
+        >>> from tinytorch.perf.profiling import conv2d_flops
         >>> conv2d_flops(1, 1, 6, (3, 3), (8, 8))   # 6 * 64 pixels * (2 * 9 + 1)
         7296
     """
@@ -98,6 +100,7 @@ def attention_flops(batch: int, q_len: int, k_len: int, embed_dim: int) -> int:
     Each is ``batch * q_len * k_len * embed_dim`` multiply-adds (heads * head_dim = embed_dim).
 
     Examples:
+        >>> from tinytorch.perf.profiling import attention_flops
         >>> attention_flops(1, 4, 4, 8)      # 2 matmuls * 2 * 4 * 4 * 8
         512
     """
@@ -142,7 +145,10 @@ def trace_calls(model):
     wrappers on exit. Calls are listed in the order they start, a parent before its children.
 
     Examples:
+        >>> import numpy as np
         >>> from tinytorch.core.layers import Linear, Sequential
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.profiling import trace_calls
         >>> model = Sequential(Linear(4, 3), Linear(3, 2))
         >>> with trace_calls(model) as calls:
         ...     _ = model(Tensor(np.zeros((5, 4))))
@@ -243,6 +249,7 @@ def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> 
     class states its own count (``flops``, see the module docstring; :func:`time_ops` asks it).
 
     Examples:
+        >>> from tinytorch.perf.profiling import op_flops
         >>> op_flops("LinearFunction", ((8, 64), (32, 64), (32,)))        # x, weight, bias
         (32768, 65536)
         >>> op_flops("LinearFunction", ((8, 64), (32, 64), (32,)), needs=(False, True, True))
@@ -371,7 +378,10 @@ def time_ops(clock=time.perf_counter, watch: dict | None = None):
     on that object only. Times are exclusive: a timed call inside another is not counted twice.
 
     Examples:
+        >>> import numpy as np
         >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.profiling import time_ops
         >>> layer = Linear(4, 3)
         >>> with time_ops() as ops:
         ...     _ = layer(Tensor(np.zeros((2, 4), dtype=np.float32)))
@@ -527,8 +537,10 @@ class Profiler:
             clock to test timing code.
 
     Examples:
+        >>> import numpy as np
         >>> from tinytorch.core.activations import ReLU
         >>> from tinytorch.core.layers import Linear, Sequential
+        >>> from tinytorch.perf.profiling import Profiler
         >>> mlp = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
         >>> profiler = Profiler()
         >>> profiler.count_parameters(mlp)       # 64*32 + 32 + 32*10 + 10
@@ -595,7 +607,10 @@ class Profiler:
         such as an optimizer's ``step``). Ops are listed slowest first.
 
         Examples:
+            >>> import numpy as np
             >>> from tinytorch.core.layers import Linear
+            >>> from tinytorch.core.tensor import Tensor
+            >>> from tinytorch.perf.profiling import Profiler
             >>> layer, x = Linear(64, 32), Tensor(np.ones((8, 64), dtype=np.float32))
             >>> report = Profiler().op_profile(lambda: layer(x).sum().backward())
             >>> report["LinearFunction"].forward_flops, report["LinearFunction"].backward_flops

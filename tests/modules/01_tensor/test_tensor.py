@@ -1,4 +1,9 @@
-"""Tensor (module 01): construction, dtype rules, forward values against NumPy, errors."""
+"""Tensor (module 01): construction, dtype rules, forward values against NumPy, errors.
+
+Only module 01 is needed: gradients of these ops are tested with module 05
+(``tests/modules/05_autograd/test_earlier_modules_with_autograd.py``), the nonlinearities with
+module 02.
+"""
 
 import operator
 
@@ -31,8 +36,6 @@ def test_explicit_float64_is_preserved_through_ops():
     x = Tensor(np.ones((2, 3)), dtype=np.float64, requires_grad=True)
     y = ((x * 2 + 1) / 3 - x ** 2).exp().sum()
     assert y.dtype == np.float64
-    y.backward()
-    assert x.grad.dtype == np.float64
 
 
 def test_integers_and_bools_keep_their_dtype():
@@ -58,6 +61,40 @@ def test_integer_tensor_cannot_require_grad():
         Tensor([1, 2], requires_grad=True)
 
 
+@pytest.mark.parametrize("data, what", [
+    (["a", "b"], r"strings: the data \(list\) has dtype <U1"),
+    ("abc", r"strings: the data \(str\) has dtype <U3"),
+    ([b"a"], r"bytes: the data \(list\) has dtype \|S1"),
+    (np.array(["x", "y"]), r"strings: the data \(ndarray\) has dtype <U1"),
+    ([None, 1.0], r"Python objects: the data \(list\) has dtype object"),
+    (np.array([1, "a"], dtype=object), r"Python objects: the data \(ndarray\) has dtype object"),
+])
+def test_data_that_is_not_numbers_is_refused_naming_its_dtype(data, what):
+    with pytest.raises(TypeError, match=rf"^Tensor: cannot build a tensor of {what}; a tensor holds numbers or bools$"):
+        Tensor(data)
+
+
+def test_a_dtype_that_is_not_numbers_is_refused():
+    with pytest.raises(TypeError, match=r"^Tensor: cannot build a tensor of strings: dtype=<U0 was given"):
+        Tensor([1, 2], dtype=str)
+    with pytest.raises(TypeError, match=r"^Tensor: cannot build a tensor of strings: the data \(list\)"):
+        Tensor(["1.5"], dtype=np.float32)
+
+
+@pytest.mark.parametrize("data, depth, lengths", [
+    ([[1, 2], [3]], 1, "2, 1"),
+    ([[1.0, 2.0], [3.0, 4.0, 5.0]], 1, "2, 3"),
+    ([[[1], [2]], [[3], [4, 5]]], 2, "1, 2"),
+    ([1, [2]], 1, "a number, 1"),
+    ([np.zeros(2), np.zeros(3)], 1, "2, 3"),
+])
+def test_a_ragged_nested_list_is_refused_with_the_lengths_found(data, depth, lengths):
+    message = (rf"^Tensor: cannot build a tensor from a ragged nested list: the lists at depth {depth} have "
+               rf"different lengths \({lengths}\); every row needs the same length$")
+    with pytest.raises(ValueError, match=message):
+        Tensor(data)
+
+
 def test_shape_helpers():
     x = Tensor(randn(2, 3, 4))
     assert x.shape == (2, 3, 4) and x.ndim == 3 and x.dim() == 3
@@ -69,7 +106,6 @@ def test_item_detach_and_repr():
     x = Tensor([[1.0, 2.0]], requires_grad=True)
     assert repr(x) == "Tensor([[1., 2.]], requires_grad=True)"
     assert "dtype=float64" in repr(Tensor([1.0], dtype=np.float64))
-    assert "grad_fn=<Mul>" in repr(x * 2)
     assert Tensor([3.0]).item() == 3.0
     d = (x * 2).detach()
     assert not d.requires_grad and d.is_leaf
@@ -102,29 +138,19 @@ def test_scalar_operands_both_sides():
     np.testing.assert_allclose((-x).data, -a)
 
 
-@pytest.mark.parametrize("name", ["exp", "sqrt", "abs", "tanh"])
+@pytest.mark.parametrize("name", ["exp", "sqrt", "abs"])
 def test_unary_ops_match_numpy(name):
     a = randn(3, 4)
     src = np.abs(a) if name == "sqrt" else a
     np.testing.assert_allclose(getattr(Tensor(src), name)().data, getattr(np, name)(src), rtol=1e-6)
 
 
-def test_log_clip_relu_sigmoid_gelu():
+def test_log_and_clip():
     a = randn(5, 3)
     x = Tensor(a)
     np.testing.assert_allclose(Tensor(np.abs(a) + 0.1).log().data, np.log(np.abs(a) + 0.1), rtol=1e-6)
     np.testing.assert_allclose(x.clip(-0.5, 0.5).data, np.clip(a, -0.5, 0.5))
     np.testing.assert_allclose(x.clip(min=0).data, np.maximum(a, 0))
-    np.testing.assert_allclose(x.relu().data, np.maximum(a, 0))
-    np.testing.assert_allclose(x.sigmoid().data, 1 / (1 + np.exp(-a)), rtol=1e-6, atol=1e-7)
-    gelu = 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a ** 3)))
-    np.testing.assert_allclose(x.gelu().data, gelu, rtol=1e-5, atol=1e-7)
-
-
-def test_sigmoid_is_stable_for_huge_inputs():
-    out = Tensor([-1e4, -100.0, 0.0, 100.0, 1e4]).sigmoid().data
-    assert np.isfinite(out).all()
-    np.testing.assert_allclose(out, [0, 0, 0.5, 1, 1], atol=1e-7)
 
 
 @pytest.mark.parametrize("shapes", [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 3, 4), (4, 5)), ((2, 3, 4), (2, 4, 5)), ((1, 3, 4), (2, 4, 2))])
@@ -149,16 +175,6 @@ def test_dim_alias_and_argmax():
     np.testing.assert_allclose(x.sum(dim=1, keepdim=True).data, a.sum(1, keepdims=True), rtol=1e-6)
     assert (x.argmax(axis=1).data == a.argmax(1)).all()
     assert x.argmax(1).dtype == np.int64 and not x.argmax(1).requires_grad
-
-
-def test_softmax_and_log_softmax():
-    a = randn(3, 5)
-    e = np.exp(a - a.max(1, keepdims=True))
-    sm = e / e.sum(1, keepdims=True)
-    np.testing.assert_allclose(Tensor(a).softmax(axis=1).data, sm, rtol=1e-5)
-    np.testing.assert_allclose(Tensor(a).log_softmax(dim=-1).data, np.log(sm), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(Tensor(a).softmax(axis=0).data.sum(0), np.ones(5), rtol=1e-5)
-    assert np.isfinite(Tensor([[1e4, 0.0, -1e4]]).log_softmax().data).all()
 
 
 def test_reshape_view_transpose_permute():
@@ -206,15 +222,6 @@ def test_setitem_on_plain_tensor_and_refused_on_graph():
         Tensor([1.0], requires_grad=True)[0] = 2.0
 
 
-def test_cast_keeps_grad_flowing():
-    x = Tensor([1.0, 2.0], requires_grad=True)
-    y = x.double()
-    assert y.dtype == np.float64
-    (y * y).sum().backward()
-    assert x.grad.dtype == np.float32
-    np.testing.assert_allclose(x.grad, [2.0, 4.0])
-
-
 # ----------------------------------------------------------------------------- shape errors
 
 
@@ -242,7 +249,7 @@ def test_reshape_error_names_shapes():
 # ----------------------------------------------------------------------------- where, cat, stack, masked_fill
 
 
-def test_where_cat_stack_and_masked_fill_match_numpy_and_route_gradients():
+def test_where_cat_stack_and_masked_fill_match_numpy():
     from tinytorch.core.tensor import cat, stack, where
 
     a = Tensor(randn(2, 3), requires_grad=True)
@@ -252,8 +259,7 @@ def test_where_cat_stack_and_masked_fill_match_numpy_and_route_gradients():
     assert filled.dtype == np.float32
     np.testing.assert_array_equal(cat([a, a], dim=1).data, np.concatenate([a.data, a.data], axis=1))
     np.testing.assert_array_equal(stack([a, a], dim=0).data, np.stack([a.data, a.data]))
-    (filled.sum() + cat([a, a], dim=0).sum() + stack([a, a], dim=2).sum() + where(mask, a, 0.0).sum()).backward()
-    np.testing.assert_array_equal(a.grad, np.where(mask, 0.0, 1.0) + 2.0 + 2.0 + mask)
+    np.testing.assert_array_equal(where(mask, a, 0.0).data, np.where(mask, a.data, np.float32(0.0)))
 
 
 def test_cat_and_stack_of_nothing_are_clear_errors():

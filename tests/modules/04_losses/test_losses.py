@@ -1,4 +1,7 @@
-"""Losses (module 04): values against NumPy references, stability, and input errors."""
+"""Losses (module 04): values against NumPy references, stability, and input errors.
+
+Their gradients need module 05: tests/modules/05_autograd/test_earlier_modules_with_autograd.py.
+"""
 
 import numpy as np
 import pytest
@@ -17,13 +20,11 @@ def reference_cross_entropy(logits, targets):
     return -logp[np.arange(len(targets)), targets].mean()
 
 
-def test_mse_value_and_gradient():
+def test_mse_value():
     p, y = RNG.standard_normal((4, 3)).astype(np.float32), RNG.standard_normal((4, 3)).astype(np.float32)
     pred = Tensor(p, requires_grad=True)
     loss = MSELoss()(pred, Tensor(y))
     np.testing.assert_allclose(loss.item(), ((p - y) ** 2).mean(), rtol=1e-6)
-    loss.backward()
-    np.testing.assert_allclose(pred.grad, 2 * (p - y) / p.size, rtol=1e-5)
     assert MSELoss(reduction="sum")(pred, y).item() == pytest.approx(((p - y) ** 2).sum(), rel=1e-5)
     assert MSELoss(reduction="none")(pred, y).shape == (4, 3)
 
@@ -33,17 +34,12 @@ def test_mse_refuses_silent_broadcasting():
         MSELoss()(Tensor(np.zeros((4, 1))), Tensor(np.zeros(4)))
 
 
-def test_cross_entropy_value_and_gradient():
+def test_cross_entropy_value():
     z, t = RNG.standard_normal((6, 4)).astype(np.float32), np.array([0, 3, 1, 1, 2, 0])
     logits = Tensor(z, requires_grad=True)
     loss = CrossEntropyLoss()(logits, Tensor(t))
     assert loss.dtype == np.float32
     np.testing.assert_allclose(loss.item(), reference_cross_entropy(z, t), rtol=1e-5)
-    loss.backward()
-    e = np.exp(z - z.max(1, keepdims=True))
-    expected = e / e.sum(1, keepdims=True)
-    expected[np.arange(6), t] -= 1
-    np.testing.assert_allclose(logits.grad, expected / 6, rtol=1e-5, atol=1e-7)
 
 
 def test_cross_entropy_accepts_arrays_lists_and_reductions():
@@ -58,8 +54,7 @@ def test_cross_entropy_accepts_arrays_lists_and_reductions():
 def test_cross_entropy_is_stable_for_huge_logits():
     z = Tensor(np.array([[1e4, 0.0, -1e4], [0.0, 1e4, 1e4]], dtype=np.float32), requires_grad=True)
     loss = CrossEntropyLoss()(z, np.array([0, 2]))
-    loss.backward()
-    assert np.isfinite(loss.item()) and np.isfinite(z.grad).all()
+    assert np.isfinite(loss.item())
     assert loss.item() == pytest.approx(np.log(2) / 2, rel=1e-5)
 
 
@@ -89,22 +84,18 @@ def test_cross_entropy_needs_2d_logits():
         CrossEntropyLoss()(Tensor(np.zeros(3)), np.array([0]))
 
 
-def test_bce_value_and_gradient():
+def test_bce_value():
     p, y = RNG.uniform(0.05, 0.95, (5, 2)).astype(np.float32), (RNG.random((5, 2)) > 0.5).astype(np.float32)
     prob = Tensor(p, requires_grad=True)
     loss = BinaryCrossEntropyLoss()(prob, y)
     ref = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
     np.testing.assert_allclose(loss.item(), ref, rtol=1e-5)
-    loss.backward()
-    np.testing.assert_allclose(prob.grad, (p - y) / (p * (1 - p)) / p.size, rtol=1e-4)
 
 
 def test_bce_clamps_log_at_minus_100():
     prob = Tensor(np.array([0.0, 1.0, 0.0, 1.0], dtype=np.float32), requires_grad=True)
     loss = BinaryCrossEntropyLoss()(prob, Tensor(np.array([1.0, 0.0, 0.0, 1.0])))
-    loss.backward()
     assert loss.item() == pytest.approx(50.0)
-    assert np.isfinite(prob.grad).all()
 
 
 def test_bce_rejects_non_probabilities_and_shape_mismatch():

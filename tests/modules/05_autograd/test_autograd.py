@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from tinytorch.core.activations import relu, sigmoid
 from tinytorch.core.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinytorch.core.tensor import Tensor
 
@@ -187,7 +188,7 @@ def test_wide_diamond_graph_visits_each_node_once():
 def test_float32_graph_stays_float32():
     x = Tensor(np.ones((4, 3)), requires_grad=True)
     w = Tensor(np.ones((3, 2)), requires_grad=True)
-    y = ((x @ w).relu() * 0.5 + 1).sigmoid().mean()
+    y = sigmoid(relu(x @ w) * 0.5 + 1).mean()
     assert y.dtype == np.float32
     y.backward()
     assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
@@ -218,5 +219,5 @@ def test_pow_zero_exponent_has_zero_gradient_even_at_zero():
 def test_grad_mode_is_not_recorded_for_constants_under_no_grad():
     w = Tensor(np.ones((2, 2)), requires_grad=True)
     with no_grad():
-        out = (w @ w).relu().sum()
+        out = relu(w @ w).sum()
     assert out._ctx is None and not out.requires_grad

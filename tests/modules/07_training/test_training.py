@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from tinytorch.core.activations import ReLU
-from tinytorch.core.dataloader import DataLoader, TensorDataset
 from tinytorch.core.layers import Linear, Module, Sequential
 from tinytorch.core.losses import CrossEntropyLoss, MSELoss
 from tinytorch.core.optimizers import SGD, Adam
-from tinytorch.core.random import manual_seed
+from tinytorch.core.random import manual_seed, rng
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import (
     CosineSchedule,
@@ -34,10 +33,27 @@ def mlp():
     return Sequential(Linear(2, 16), ReLU(), Linear(16, 3))
 
 
+class Batches:
+    """The smallest loader a Trainer needs, so module 07 is tested without module 08's DataLoader:
+    ``(x, y)`` Tensor batches, in order or reshuffled on every pass by the framework's generator."""
+
+    def __init__(self, x, y, batch_size, shuffle=False):
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        order = rng().permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            yield Tensor(self.x[rows]), Tensor(self.y[rows])
+
+
 def loaders(batch_size=32):
     x, y = blobs()
-    train = DataLoader(TensorDataset(x[:180], y[:180]), batch_size=batch_size, shuffle=True)
-    val = DataLoader(TensorDataset(x[180:], y[180:]), batch_size=64)
+    train = Batches(x[:180], y[:180], batch_size=batch_size, shuffle=True)
+    val = Batches(x[180:], y[180:], batch_size=64)
     return train, val
 
 
@@ -155,7 +171,7 @@ def test_evaluate_accuracy_matches_numpy():
     model = mlp()
     x, y = blobs(50)
     trainer = Trainer(model, SGD(model.parameters(), lr=0.1), CrossEntropyLoss())
-    loss, acc = trainer.evaluate(DataLoader(TensorDataset(x, y), batch_size=16))
+    loss, acc = trainer.evaluate(Batches(x, y, batch_size=16))
     logits = model(Tensor(x)).data.astype(np.float64)
     shifted = logits - logits.max(axis=1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -209,7 +225,7 @@ def test_fit_regression_has_no_accuracy_and_quiet_mode(capsys):
     x = r.standard_normal((64, 2)).astype(np.float32)
     y = (x @ np.array([[2.0], [-1.0]], dtype=np.float32) + 0.5).astype(np.float32)
     model = Linear(2, 1)
-    loader = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    loader = Batches(x, y, batch_size=16, shuffle=True)
     history = Trainer(model, SGD(model.parameters(), lr=0.1), MSELoss()).fit(loader, epochs=12)
     lines = capsys.readouterr().out.splitlines()
     assert re.fullmatch(r"epoch  1/12  train loss \d+\.\d{3}  \d+\.\d{2}s", lines[0])

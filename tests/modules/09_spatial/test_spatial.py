@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tinytorch.core import spatial
+from tinytorch.core.activations import relu
 from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import (
     AvgPool2d,
@@ -289,8 +290,8 @@ def test_lenet_like_stack_trains_end_to_end():
     manual_seed(0)
     c1, c2 = Conv2d(1, 6, 3, padding=1), Conv2d(6, 16, 3, padding=1)
     x = Tensor(np.random.default_rng(7).standard_normal((4, 1, 8, 8)).astype(np.float32))
-    h = MaxPool2d(2)(c1(x).relu())
-    out = AvgPool2d(2)(c2(h).relu())
+    h = MaxPool2d(2)(relu(c1(x)))
+    out = AvgPool2d(2)(relu(c2(h)))
     assert out.shape == (4, 16, 2, 2)
     out.sum().backward()
     for p in (c1.weight, c1.bias, c2.weight, c2.bias):

@@ -4,7 +4,7 @@ latency statistics on a fake clock, and the tracing wrappers always removed."""
 import numpy as np
 import pytest
 
-from tinytorch.core.activations import ReLU
+from tinytorch.core.activations import ReLU, softmax
 from tinytorch.core.layers import Flatten, Linear, Module, Sequential
 from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.optimizers import SGD, Adam
@@ -45,7 +45,7 @@ class MultiHeadAttention(Module):
         h, d = self.num_heads, c // self.num_heads
         qkv = self.qkv(x)
         q, k, v = (qkv[:, :, i * c:(i + 1) * c].reshape(b, t, h, d).transpose(1, 2) for i in range(3))
-        weights = (q @ k.transpose(-2, -1) * (d ** -0.5)).softmax(dim=-1)
+        weights = softmax(q @ k.transpose(-2, -1) * (d ** -0.5), dim=-1)
         return self.proj((weights @ v).transpose(1, 2).reshape(b, t, c))
 
 
