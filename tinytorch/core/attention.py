@@ -308,8 +308,7 @@ class MultiHeadAttention(Module):
         if layer_cache is not None:
             if key is not None or value is not None:
                 raise ValueError("MultiHeadAttention: layer_cache works with self-attention only (no key/value)")
-            if not (callable(getattr(layer_cache, "update", None)) and callable(getattr(layer_cache, "get_seq_length",
-                                                                                        None))):
+            if not (hasattr(layer_cache, "update") and hasattr(layer_cache, "get_seq_length")):
                 raise TypeError(f"MultiHeadAttention: layer_cache must have get_seq_length() and update(k, v) (a "
                                 f"layer of module 17's KVCache), got {type(layer_cache).__name__}")
 

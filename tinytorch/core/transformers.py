@@ -519,6 +519,22 @@ def check_generation(caller: str, model, ids, max_new_tokens, temperature, top_k
     return prompt.astype(np.int64)
 
 
+# tito: given
+def _checked_logits(caller: str, logits) -> np.ndarray:
+    """Logits as an (N, V) array of numbers; one clear error for another shape, NaN, +inf or a row of -inf only."""
+    array = np.asarray(getattr(logits, "data", logits))
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{caller}: logits must be an (N, V) array of numbers, got {type(logits).__name__} of "
+                        f"dtype {array.dtype}")
+    if array.ndim != 2 or 0 in array.shape:
+        raise ValueError(f"{caller}: expected logits of shape (N, V), got {array.shape}")
+    if not np.isfinite(array).all() and (np.isnan(array).any() or np.isposinf(array).any()
+                                         or np.isneginf(array).all(axis=-1).any()):
+        raise ValueError(f"{caller}: the logits contain NaN, +inf or a row of -inf only (did the model's "
+                         "training diverge?)")
+    return array
+
+
 def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None):
     """The distribution ``GPT.generate`` draws the next token from, for each row of ``logits`` (N, V).
 
@@ -548,17 +564,8 @@ def sampling_probs(logits, temperature: float = 1.0, top_k: int | None = None, t
         >>> sampling_probs(np.log([[0.5, 0.3, 0.15, 0.05]]), top_k=1).tolist()
         [[1.0, 0.0, 0.0, 0.0]]
     """
-    try:
-        logits = np.asarray(getattr(logits, "data", logits), dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"sampling_probs: logits must be an (N, V) array of numbers, "
-                        f"got {type(logits).__name__}") from None
-    if logits.ndim != 2 or 0 in logits.shape:
-        raise ValueError(f"sampling_probs: expected logits of shape (N, V), got {logits.shape}")
     _check_sampling("sampling_probs", temperature, top_k, top_p)
-    if np.isnan(logits).any() or np.isposinf(logits).any() or np.isneginf(logits).all(axis=-1).any():
-        raise ValueError("sampling_probs: the logits contain NaN, +inf or a row of -inf only (did the model's "
-                         "training diverge?)")
+    logits = _checked_logits("sampling_probs", logits).astype(np.float64)
     if temperature == 0:
         probs = np.zeros_like(logits)
         np.put_along_axis(probs, logits.argmax(axis=-1)[:, None], 1.0, axis=-1)
@@ -592,9 +599,10 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, top_
         >>> sample_next(np.array([[0.1, 3.0, 0.2]]), temperature=0).tolist()
         [[1]]
     """
+    if temperature == 0:  # greedy: the argmax, no distribution to build
+        _check_sampling("sample_next", temperature, top_k, top_p)
+        return _checked_logits("sample_next", logits).argmax(axis=-1)[:, None]
     probs = sampling_probs(logits, temperature, top_k, top_p)
-    if temperature == 0:
-        return probs.argmax(axis=-1)[:, None]
     cdf = np.cumsum(probs, axis=-1)
     draw = rng().random((probs.shape[0], 1)) * cdf[:, -1:]
     return np.minimum((cdf <= draw).sum(axis=-1), probs.shape[-1] - 1)[:, None]
