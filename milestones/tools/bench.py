@@ -425,12 +425,11 @@ def int8_rows() -> None:
 
 def sparse_rows() -> None:
     """A pruned 512x512 Linear on a batch of 64: dense BLAS vs CSR (nonzeros only) vs bitmask (rebuilt dense)."""
-    from tinytorch.perf.compression import SparseLinear, magnitude_prune
+    from tinytorch.perf.compression import SparseLinear, l1_unstructured
     x = tinytorch.Tensor(np.random.default_rng(0).random((64, 512), dtype=np.float32))
     for amount in (0.5, 0.9, 0.99):
         tinytorch.manual_seed(0)
-        dense = tinytorch.Linear(512, 512)
-        magnitude_prune(dense, amount)
+        dense = l1_unstructured(tinytorch.Linear(512, 512), name="weight", amount=amount)
         csr, bitmask = SparseLinear.from_dense(dense, "csr"), SparseLinear.from_dense(dense, "bitmask")
         times = {label: best_ms(inference(layer, x), number=10) for label, layer in
                  (("dense", dense), ("csr", csr), ("bitmask", bitmask))}
