@@ -325,7 +325,12 @@ def int_matmul(a, b) -> np.ndarray:
         >>> int(int_matmul(a, b)[0, 0]) == 2000 * 255 * -128
         True
     """
-    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim < 1 or b.ndim != 2 or a.shape[-1] != b.shape[0]:
+        raise ValueError(f"int_matmul: expected a (..., K) and b (K, M), got shapes {a.shape} and {b.shape}")
+    if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+        raise TypeError(f"int_matmul: expected integer codes (as integers or floats), got {a.dtype} and {b.dtype}")
+    a, b = a.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
     k = a.shape[-1]
     if k <= EXACT_TERMS:
         return a @ b
