@@ -138,7 +138,7 @@ def _backprop(key: str) -> Criterion:
                      "<=", 1e-3)
 
 
-SCAFFOLDING = ("tinytorch/__init__.py", "tinytorch/_lazy.py", "tinytorch/functional.py",
+SCAFFOLDING = ("tinytorch/__init__.py", "tinytorch/_lazy.py", "tinytorch/_memory.py", "tinytorch/functional.py",
                "tinytorch/core/__init__.py", "tinytorch/perf/__init__.py")
 
 

@@ -9,8 +9,11 @@ and a module that is written but broken raises its own error where it begins.
 """
 
 from tinytorch._lazy import lazy_exports
+from tinytorch._memory import keep_freed_memory
 
 from tinytorch.core.random import manual_seed, rng
+
+keep_freed_memory()  # glibc keeps freed memory for NumPy's next temporaries: see tinytorch/_memory.py
 
 # name -> module that defines it, in the book's module order
 _EXPORTS = {
