@@ -88,7 +88,7 @@ class L1Unstructured:
         self.amount = amount
 
     def compute_mask(self, t, default_mask) -> np.ndarray:
-        """The boolean keep-mask: ``default_mask`` with the ``amount`` smallest |t| among its kept entries removed.
+        """The boolean keep-mask: ``default_mask`` with the ``amount`` smallest ``|t|`` among its kept entries removed.
 
         Ties are broken by position, so exactly the asked number of entries is pruned.
         """

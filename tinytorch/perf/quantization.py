@@ -27,7 +27,7 @@ quarter of float32's bytes, see ``nbytes``) and compute with integers: the input
 quantized and shifted by its zero point, multiplied with the int8 weight codes, and only the
 integer result is scaled back to float. NumPy has no int8 matrix product, but it does not
 need one: a float32 holds every integer up to 2**24 exactly, and the products of int8
-weights (|w| <= 128) with shifted input codes (|q - z| <= 255) add up to at most
+weights (``|w| <= 128``) with shifted input codes (``|q - z| <= 255``) add up to at most
 255 * 128 * 514 < 2**24 over 514 terms. So float32 BLAS computes the integer sum
 *exactly* for up to 514 terms, and longer sums are cut into blocks of 514 whose exact
 results are added in float64 (:func:`int_matmul`). Integer arithmetic at BLAS speed.
@@ -67,7 +67,7 @@ EXACT_FLOAT32 = 2 ** 24
 """Every integer of magnitude up to 2**24 is a float32: sums of products that stay below it are exact."""
 
 EXACT_TERMS = EXACT_FLOAT32 // ((INT8_MAX - INT8_MIN) * -INT8_MIN)
-"""514: products of a shifted input code (|q - z| <= 255) and an int8 weight (|w| <= 128) that
+"""514: products of a shifted input code (``|q - z| <= 255``) and an int8 weight (``|w| <= 128``) that
 float32 adds up exactly, whatever the order."""
 
 
@@ -312,7 +312,7 @@ def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTen
 # ----------------------------------------------------------------------------- exact integer products
 
 def int_matmul(a, b) -> np.ndarray:
-    """Exact integer ``a @ b`` by float32 BLAS: a (..., K) shifted input codes (|a| <= 255), b (K, M) int8 codes.
+    """Exact integer ``a @ b`` by float32 BLAS: a (..., K) shifted input codes (``|a| <= 255``), b (K, M) int8 codes.
 
     Every partial sum of at most :data:`EXACT_TERMS` (514) such products is an integer below
     2**24, which float32 holds exactly, so one float32 matmul is exact for K <= 514. Longer
