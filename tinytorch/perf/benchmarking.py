@@ -32,6 +32,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from tinytorch.perf.profiling import _check_callable, _check_count
+
 __all__ = ["Benchmark", "BenchmarkResult", "Comparison", "median_ci", "pareto_frontier",
            "time_to_quality", "TimeToQuality", "olympic_mean", "plot_pareto", "plot_results"]
 
@@ -40,19 +42,6 @@ UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6}
 
 
 # ----------------------------------------------------------------------------- argument checks
-
-def _check_count(call: str, name: str, value, minimum: int) -> None:
-    """An int (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{call}: {name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{call}: {name} must be >= {minimum}, got {value}")
-
-
-def _check_callable(call: str, name: str, fn) -> None:
-    if not callable(fn):
-        raise TypeError(f"{call}: {name} must be callable, got {type(fn).__name__}")
-
 
 def _finite(call: str, name: str, value) -> float:
     """A finite real number, as a float."""

@@ -330,7 +330,11 @@ def int_matmul(a, b) -> np.ndarray:
         raise ValueError(f"int_matmul: expected a (..., K) and b (K, M), got shapes {a.shape} and {b.shape}")
     if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
         raise TypeError(f"int_matmul: expected integer codes (as integers or floats), got {a.dtype} and {b.dtype}")
-    a, b = a.astype(np.float32, copy=False), b.astype(np.float32, copy=False)
+    return _exact_matmul(a.astype(np.float32, copy=False), b.astype(np.float32, copy=False))
+
+
+def _exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`int_matmul` on float32 arrays of valid shapes (the layers' fast path, no checks)."""
     k = a.shape[-1]
     if k <= EXACT_TERMS:
         return a @ b
@@ -434,10 +438,10 @@ class _Int8Layer(Module):
                 scale, zero_point = _observed(x, per_tensor_affine)
             except ValueError as err:
                 raise ValueError(f"{type(self).__name__}: dynamic quantization of the input: {err}") from None
-        codes = np.divide(x, scale, dtype=np.float32)
+        scale, zero_point = float(scale), int(zero_point)   # Python scalars: float32 arithmetic stays float32
+        codes = x / scale
         np.rint(codes, out=codes)
-        low, high = np.float32(INT8_MIN - zero_point), np.float32(INT8_MAX - zero_point)  # float32 bounds: no upcast
-        np.clip(codes, low, high, out=codes)
+        np.clip(codes, INT8_MIN - zero_point, INT8_MAX - zero_point, out=codes)
         return codes, scale
 
     @property
@@ -494,7 +498,8 @@ class QuantizedLinear(_Int8Layer):
         if data.ndim == 0 or data.shape[-1] != self.in_features:
             raise ValueError(f"QuantizedLinear: expected input (*, {self.in_features}), got shape {data.shape}")
         codes, x_scale = self._input_codes(data)
-        out = int_matmul(codes.reshape(-1, self.in_features), self.int_weight().T).astype(np.float32, copy=False)
+        weight = self.int_weight().astype(np.float32).T      # the int8 codes, exactly, for BLAS
+        out = _exact_matmul(codes.reshape(-1, self.in_features), weight).astype(np.float32, copy=False)
         out *= x_scale * self.weight_scale.data                 # back to float only now
         bias = self.bias
         if bias is not None:
