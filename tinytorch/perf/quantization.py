@@ -330,6 +330,10 @@ def int_matmul(a, b) -> np.ndarray:
         raise ValueError(f"int_matmul: expected a (..., K) and b (K, M), got shapes {a.shape} and {b.shape}")
     if a.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
         raise TypeError(f"int_matmul: expected integer codes (as integers or floats), got {a.dtype} and {b.dtype}")
+    for name, array, bound in (("a", a, INT8_MAX - INT8_MIN), ("b", b, -INT8_MIN)):
+        if array.size and (np.abs(array).max() > bound or not np.array_equal(array, np.rint(array))):
+            raise ValueError(f"int_matmul: {name} must hold integers of magnitude at most {bound} "
+                             f"(the bound that keeps float32 sums exact)")
     return _exact_matmul(a.astype(np.float32, copy=False), b.astype(np.float32, copy=False))
 
 

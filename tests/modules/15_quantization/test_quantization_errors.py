@@ -86,6 +86,10 @@ def test_quantized_tensor_and_int_matmul_check_their_inputs():
         int_matmul(np.ones((2, 3)), np.ones((4, 1)))
     with pytest.raises(TypeError, match=r"int_matmul: expected integer codes"):
         int_matmul(np.array([["a"]]), np.ones((1, 1)))
+    for a, b, name in ((np.full((1, 2), 256.0), np.ones((2, 1)), "a"), (np.ones((1, 2)), np.full((2, 1), -129), "b"),
+                       (np.full((1, 2), 0.5), np.ones((2, 1)), "a")):
+        with pytest.raises(ValueError, match=f"int_matmul: {name} must hold integers of magnitude at most"):
+            int_matmul(a, b)
 
 
 def test_int8_layers_check_weights_and_inputs():
