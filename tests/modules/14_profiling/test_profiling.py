@@ -216,26 +216,6 @@ def test_gpt_forward_flops_by_hand():
     assert profile.flops == expected
 
 
-def test_cached_decoding_counts_the_cached_keys():
-    """One decoding step with a KV cache holding L positions: 1 query attends to L + 1 keys."""
-    from tinytorch.perf.memoization import KVCache
-    model = real_gpt()
-    b, prompt, e = 2, 6, 16
-    ids = np.random.default_rng(1).integers(0, 11, (b, prompt + 1))
-    cache = KVCache(2, b, 4, 16, 4)
-    model(ids[:, :prompt], kv_cache=cache)
-    assert cache.length == prompt
-    step = Profiler().profile(model, ids[:, prompt:], kv_cache=cache)
-    assert cache.length == prompt + 1  # the profiled step really ran with the cache
-    attention_rows = [row.flops for row in step.layers if row.kind == "MultiHeadAttention"]
-    assert attention_rows == [attention_flops(b, 1, prompt + 1, e)] * 2
-    # the same step without the cache recomputes all prompt + 1 positions
-    full = Profiler().profile(model, ids)
-    assert [row.flops for row in full.layers if row.kind == "MultiHeadAttention"] == \
-        [attention_flops(b, prompt + 1, prompt + 1, e)] * 2
-    assert full.flops > (prompt + 1) * step.flops * 0.9
-
-
 # ----------------------------------------------------------------------------- op profile
 
 def test_op_flops_formulas():
@@ -256,23 +236,6 @@ def test_op_flops_formulas():
     assert op_flops("Conv2dFunction", ((2, 3, 8, 8), (4, 3, 3, 3), (4,)), {"stride": 2, "padding": 1}) \
         == (conv, 2 * conv)
     assert op_flops("Exp", ((100,),)) == (0, 0)
-
-
-def test_op_profile_of_a_cached_decoding_step_counts_the_cached_keys():
-    from tinytorch.core.autograd import no_grad
-    from tinytorch.perf.memoization import KVCache
-    model = real_gpt()
-    b, prompt, e, layers = 2, 6, 16, 2
-    ids = np.random.default_rng(4).integers(0, 11, (b, prompt + 1))
-    cache = KVCache(layers, b, 4, 16, 4)
-    with no_grad():
-        model(ids[:, :prompt], kv_cache=cache)
-        report = Profiler().op_profile(lambda: model(ids[:, prompt:], kv_cache=cache), warmup=0, repeats=1)
-    attention = report["CachedSelfAttention"]
-    assert attention.calls == layers and attention.backward_flops == 0
-    assert attention.forward_flops == layers * attention_flops(b, 1, prompt + 1, e)
-    linear = layers * (2 * b * e * 3 * e + 2 * b * e * e + 2 * 2 * b * e * 4 * e) + 2 * b * e * 11
-    assert report.flops == linear + attention.forward_flops
 
 
 def training_step(model, batch, vocab, optimizer):

@@ -78,7 +78,7 @@ def test_compare_interleaves_contenders_and_computes_speedups():
 
 
 def test_bad_settings_are_rejected():
-    with pytest.raises(ValueError, match="repeats >= 1"):
+    with pytest.raises(ValueError, match=r"Benchmark: repeats must be >= 1, got 0"):
         Benchmark(repeats=0)
     with pytest.raises(ValueError, match="no contenders"):
         Benchmark().compare({})
