@@ -16,9 +16,8 @@ import tinytorch
 
 # Files being rewritten on other branches (``speed``, ``order-lang``), whose examples do not import every name yet.
 PENDING = {f"tinytorch.{name}": f"examples do not import every name they use yet (file rewritten on branch {branch})"
-           for branch, names in (("speed", ("core.spatial", "perf.quantization", "perf.compression")),
-                                 ("order-lang", ("core.attention", "core.transformers", "perf.memoization",
-                                                 "perf.acceleration")))
+           for branch, names in (("order-lang", ("core.attention", "core.transformers", "perf.memoization",
+                                                 "perf.acceleration")),)
            for name in names}
 
 

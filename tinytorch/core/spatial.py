@@ -294,6 +294,8 @@ class Conv2d(Module):
         bias: Parameter (C_out,), same distribution, or None.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.spatial import Conv2d
         >>> from tinytorch.core.tensor import Tensor
         >>> conv = Conv2d(1, 6, 3, padding=1)
         >>> conv(Tensor(np.zeros((32, 1, 8, 8)))).shape
@@ -524,6 +526,8 @@ class MaxPool2d(_Pool2d):
         (N, C, H, W) -> (N, C, (H + 2*ph - kh) // sh + 1, (W + 2*pw - kw) // sw + 1)
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.spatial import MaxPool2d
         >>> from tinytorch.core.tensor import Tensor
         >>> MaxPool2d(2)(Tensor(np.zeros((1, 6, 8, 8)))).shape
         (1, 6, 4, 4)
@@ -546,6 +550,8 @@ class AvgPool2d(_Pool2d):
         (N, C, H, W) -> (N, C, (H + 2*ph - kh) // sh + 1, (W + 2*pw - kw) // sw + 1)
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.spatial import AvgPool2d
         >>> from tinytorch.core.tensor import Tensor
         >>> AvgPool2d(2)(Tensor(np.zeros((1, 6, 8, 8)))).shape
         (1, 6, 4, 4)

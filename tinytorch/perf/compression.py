@@ -78,6 +78,8 @@ class L1Unstructured:
         amount: a fraction in [0, 1] of the entries not pruned yet, or a count of them.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.compression import L1Unstructured
         >>> L1Unstructured(amount=2).compute_mask(np.array([3.0, -1.0, 0.5, 2.0]), np.ones(4, bool)).tolist()
         [True, False, False, True]
     """
@@ -143,6 +145,8 @@ def l1_unstructured(module, name: str = "weight", amount=0.5):
         amount: fraction in [0, 1] of the unpruned entries, or their number.
 
     Examples:
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.perf.compression import l1_unstructured
         >>> layer = Linear(64, 32)
         >>> _ = l1_unstructured(layer, name="weight", amount=0.5)
         >>> float((layer.weight.data == 0).mean()), layer.weight_mask.dtype
@@ -166,6 +170,8 @@ def global_unstructured(parameters, pruning_method, amount):
         amount: fraction in [0, 1] of all their unpruned entries together, or their number.
 
     Examples:
+        >>> from tinytorch.core.layers import Linear, Sequential
+        >>> from tinytorch.perf.compression import L1Unstructured, global_unstructured, parameters_to_prune, sparsity
         >>> model = Sequential(Linear(64, 32), Linear(32, 10))
         >>> global_unstructured(parameters_to_prune(model), pruning_method=L1Unstructured, amount=0.5)
         >>> sparsity(model)
@@ -208,6 +214,8 @@ def parameters_to_prune(model) -> list[tuple[Module, str]]:
     """The (module, "weight") pairs of every Linear and Conv2d in ``model``: what pruning usually acts on.
 
     Examples:
+        >>> from tinytorch.core.layers import Linear, Sequential
+        >>> from tinytorch.perf.compression import parameters_to_prune
         >>> [type(m).__name__ for m, name in parameters_to_prune(Sequential(Linear(4, 3), Linear(3, 2)))]
         ['Linear', 'Linear']
     """
@@ -245,6 +253,8 @@ class MaskedOptimizer:
     or a schedule uses it unchanged.
 
     Examples:
+        >>> from tinytorch.core.layers import Linear, Sequential
+        >>> from tinytorch.perf.compression import MaskedOptimizer, l1_unstructured
         >>> from tinytorch.core.optimizers import Adam
         >>> model = Sequential(Linear(8, 4))
         >>> _ = l1_unstructured(model[0], amount=0.5)
@@ -314,6 +324,8 @@ def structured_prune(model: Sequential, amount: float) -> Sequential:
     in between must be parameter-free (activations, pooling, Flatten, Dropout).
 
     Examples:
+        >>> from tinytorch.core.layers import Linear, Sequential
+        >>> from tinytorch.perf.compression import structured_prune
         >>> from tinytorch.core.activations import ReLU
         >>> small = structured_prune(Sequential(Linear(64, 128), ReLU(), Linear(128, 10)), 0.5)
         >>> small[0].weight.shape, small[2].weight.shape
@@ -371,6 +383,8 @@ class CSRMatrix:
     smallest unsigned type that fits (uint8 for up to 256 columns).
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.compression import CSRMatrix
         >>> dense = np.array([[0, 2, 0], [1, 0, 3]], dtype=np.float32)
         >>> csr = CSRMatrix.from_dense(dense)
         >>> csr.values.tolist(), csr.indices.tolist(), csr.indptr.tolist()
@@ -476,6 +490,8 @@ class BitmaskArray:
     0.625 bytes instead of 1, a float32 weight 2.125 instead of 4.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.compression import BitmaskArray
         >>> packed = BitmaskArray.from_dense(np.array([[0, 5], [7, 0]], dtype=np.int8))
         >>> packed.bits.tolist(), packed.values.tolist(), packed.nbytes
         ([96], [5, 7], 3)
@@ -551,6 +567,8 @@ class SparseLinear(Module):
         - Input: ``(*, in_features)``; Output: ``(*, out_features)``.
 
     Examples:
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.perf.compression import SparseLinear, l1_unstructured
         >>> lin = l1_unstructured(Linear(64, 32), amount=0.9)
         >>> sparse = SparseLinear.from_dense(lin)
         >>> sparse.nbytes < lin.weight.data.nbytes / 4
@@ -635,6 +653,10 @@ class SparseQuantizedLinear(_SparseInt8, QuantizedLinear):
     Computes exactly what the dense int8 layer computes (same int32 matmul).
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.perf.compression import SparseQuantizedLinear
+        >>> from tinytorch.perf.quantization import QuantizedLinear
         >>> dense = QuantizedLinear.from_float(Linear(64, 32))
         >>> sparse = SparseQuantizedLinear(dense)
         >>> bool(np.array_equal(sparse.int_weight(), dense.weight.data))
@@ -709,6 +731,9 @@ def distillation_loss(student_logits, teacher_logits, targets, temperature: floa
         alpha: weight of the soft (teacher) term in [0, 1].
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.compression import distillation_loss
         >>> z = Tensor(np.array([[2.0, 0.0, -1.0]]), requires_grad=True)
         >>> loss = distillation_loss(z, z.data, np.array([0]), temperature=2.0, alpha=1.0)
         >>> abs(loss.item()) < 1e-6      # the student equals the teacher: no soft loss
@@ -774,6 +799,8 @@ def low_rank_linear(linear: Linear, rank: int) -> Sequential:
     squared singular values.
 
     Examples:
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.perf.compression import low_rank_linear
         >>> small = low_rank_linear(Linear(128, 64), rank=8)
         >>> small[0].weight.shape, small[1].weight.shape      # 8*128 + 64*8 + 64 numbers
         ((8, 128), (64, 8))

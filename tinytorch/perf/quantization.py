@@ -116,6 +116,8 @@ class MinMaxObserver:
         min_val, max_val: the observed range (arrays of shape () or (C,)), None before any data.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.quantization import MinMaxObserver, per_channel_symmetric, per_tensor_symmetric
         >>> observer = MinMaxObserver(per_tensor_symmetric)
         >>> _ = observer(np.array([-2.0, 1.0], dtype=np.float32))
         >>> scale, zero_point = observer.calculate_qparams()
@@ -206,6 +208,8 @@ class QuantizedTensor:
     axis of the per-channel ``scale`` and ``zero_point``.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.quantization import MinMaxObserver, per_tensor_symmetric, quantize_int8
         >>> x = np.array([0.5, -1.0, 0.25], dtype=np.float32)
         >>> observer = MinMaxObserver(per_tensor_symmetric)
         >>> _ = observer(x)
@@ -292,6 +296,8 @@ def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTen
         axis: None per tensor, else the channel axis.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.quantization import MinMaxObserver, per_tensor_affine, quantize_int8
         >>> x = np.array([0.0, 0.3, 1.0], dtype=np.float32)
         >>> observer = MinMaxObserver(per_tensor_affine)
         >>> _ = observer(x)
@@ -320,6 +326,8 @@ def int_matmul(a, b) -> np.ndarray:
     2**53). Returns float32 (one block) or float64 arrays of exact integers.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.perf.quantization import int_matmul
         >>> a = np.full((1, 2000), 255.0, dtype=np.float32)       # four blocks
         >>> b = np.full((2000, 1), -128.0, dtype=np.float32)
         >>> int(int_matmul(a, b)[0, 0]) == 2000 * 255 * -128
@@ -472,6 +480,10 @@ class QuantizedLinear(_Int8Layer):
         - Input: ``(*, in_features)``; Output: ``(*, out_features)`` float32.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.quantization import QuantizedLinear
         >>> lin = Linear(64, 10)
         >>> q = QuantizedLinear.from_float(lin)
         >>> q.weight.dtype, q.weight.data.nbytes, lin.weight.data.nbytes
@@ -534,6 +546,10 @@ class QuantizedConv2d(_Int8Layer):
         - Input: ``(N, C_in, H, W)``; Output: ``(N, C_out, H_out, W_out)`` float32.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.spatial import Conv2d
+        >>> from tinytorch.core.tensor import Tensor
+        >>> from tinytorch.perf.quantization import QuantizedConv2d
         >>> conv = Conv2d(1, 6, 3, padding=1)
         >>> q = QuantizedConv2d.from_float(conv)
         >>> q(Tensor(np.zeros((2, 1, 8, 8), dtype=np.float32))).shape
@@ -579,6 +595,8 @@ class Float16Linear(Module):
     """Linear with float16 storage: half the bytes of float32, computed in float32.
 
     Examples:
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.perf.quantization import Float16Linear
         >>> half = Float16Linear.from_float(Linear(64, 10))
         >>> half.weight.dtype, half.weight.data.nbytes
         (dtype('float16'), 1280)
@@ -617,6 +635,8 @@ class Float16Conv2d(Module):
     """Conv2d with float16 storage, computed in float32.
 
     Examples:
+        >>> from tinytorch.core.spatial import Conv2d
+        >>> from tinytorch.perf.quantization import Float16Conv2d
         >>> Float16Conv2d.from_float(Conv2d(1, 6, 3)).weight.dtype
         dtype('float16')
     """
@@ -676,6 +696,9 @@ def quantize_model(model, calibration=None, dtype: str = "int8", weight_qscheme:
         weight_qscheme: int8 weights ``per_channel_symmetric`` (default) or ``per_tensor_symmetric``.
 
     Examples:
+        >>> import numpy as np
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.perf.quantization import model_nbytes, quantize_model
         >>> from tinytorch.core.layers import Sequential
         >>> from tinytorch.core.activations import ReLU
         >>> float_model = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
@@ -734,6 +757,8 @@ def model_nbytes(model) -> int:
     """Bytes of every parameter and buffer a model stores (what saving it would write).
 
     Examples:
+        >>> from tinytorch.core.layers import Linear
+        >>> from tinytorch.perf.quantization import model_nbytes
         >>> model_nbytes(Linear(64, 32))     # (64*32 + 32) float32 numbers
         8320
     """
