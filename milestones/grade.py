@@ -426,6 +426,16 @@ _STYLES = "\n".join(f".s-{s.css} {{ background: {s.background}; color: {s.colour
                     for s in status.ALL)
 
 
+def _counted(items, noun: str, names: str = "") -> str:
+    """``3 students``, ``1 student``; with names: ``milestone 01``, ``milestones 01, 02``."""
+    plural = noun + "s" * (len(items) != 1)
+    return f"{plural} {names}" if names else f"{len(items)} {plural}"
+
+
+def _ids(plan: Plan) -> str:
+    return ", ".join(s.id for s in plan.milestones)
+
+
 def _badge(name: str, tag: str = "td") -> str:
     """A status in its colours and mark, as a table cell (or another element)."""
     look = status.of(name)
@@ -442,9 +452,10 @@ def feedback_page(graded: Graded, plan: Plan, book_link: str | None) -> str:
     """One student's page: totals, the first error with its file and line, every criterion's verdict."""
     e = html.escape
     sub = graded.submission
+    titles = ", ".join(f"{s.id} {s.title}" for s in plan.milestones)
     parts = [f"<h1>TinyTorch grades: {e(sub.name)}</h1>",
-             f"<p>Milestones {e(', '.join(s.id + ' ' + s.title for s in plan.milestones))}; "
-             f"judged in {graded.seconds:.1f} s. {e(_totals_text(graded.totals))}.</p>"]
+             f"<p>Judged on {e(_counted(plan.milestones, 'milestone', titles))} in {graded.seconds:.1f} s: "
+             f"{e(_totals_text(graded.totals))}.</p>"]
     first = graded.first_error
     if first is not None:
         parts.append(f'<h2>First error</h2><div class="box s-error">Milestone {e(first.milestone)} part {first.part}, '
@@ -475,8 +486,8 @@ def index_page(plan: Plan, graded: list[Graded]) -> str:
     lines = [f'<tr><td><a href="feedback/{e(g.submission.file_stem)}.html">{e(g.submission.name)}</a></td>'
              + "".join(f"<td>{g.totals[n] or ''}</td>" for n in names) + f"<td>{g.seconds:.1f}</td></tr>"
              for g in graded]
-    body = (f"<h1>TinyTorch grades</h1><p>Milestones {e(', '.join(s.id for s in plan.milestones))}; "
-            f"{len(graded)} students.</p><table><tr><th>student</th>{head}<th>seconds</th></tr>\n"
+    body = (f"<h1>TinyTorch grades</h1><p>{e(_counted(graded, 'student'))} judged on "
+            f"{e(_counted(plan.milestones, 'milestone', _ids(plan)))}.</p><table><tr><th>student</th>{head}<th>seconds</th></tr>\n"
             + "\n".join(lines) + "</table>")
     return _PAGE.format(title="TinyTorch grades", styles=_STYLES, body=body)
 
@@ -524,9 +535,8 @@ def run(plan: Plan) -> int:
     after each student, so an interrupted run keeps the students already graded."""
     sandbox, note = find_sandbox()
     print(f"tito grade: {note}", file=sys.stdout if sandbox else sys.stderr, flush=True)
-    ids = ", ".join(s.id for s in plan.milestones)
-    print(f"Grading {len(plan.submissions)} submission{'s' * (len(plan.submissions) > 1)} on milestone "
-          f"{ids} (time limit {plan.timeout:g} s each) into {plan.out}", flush=True)
+    print(f"Grading {_counted(plan.submissions, 'submission')} on {_counted(plan.milestones, 'milestone', _ids(plan))} "
+          f"(time limit {plan.timeout:g} s each) into {plan.out}", flush=True)
     plan.out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="tito-grade-")).resolve()
     private = [Path(p) for p in (*PRIVATE_FOLDERS, Path.home()) if Path(p).is_dir()]
