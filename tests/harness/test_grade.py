@@ -149,9 +149,21 @@ def test_grade_feedback_names_the_first_error_with_file_and_line(tmp_path):
 
 # ---------------------------------------------------------------- a run past its time limit
 
-def test_grade_kills_a_run_past_its_time_limit_and_says_so(tmp_path):
+def processes_with(variable: str, value: str) -> list[int]:
+    """The processes on this machine whose environment has ``variable=value``."""
     import psutil
 
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(variable) == value:
+                found.append(process.pid)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def test_grade_kills_a_run_past_its_time_limit_and_says_so(tmp_path):
     sleeper = skeleton_of(tmp_path / "sleeper")
     init = sleeper / "tinytorch" / "__init__.py"
     init.write_text("import time\ntime.sleep(3600)\n" + init.read_text())
@@ -160,13 +172,7 @@ def test_grade_kills_a_run_past_its_time_limit_and_says_so(tmp_path):
     assert "timed out after 6 s" in done.stdout
     rows = table(tmp_path / "out")["sleeper"]
     assert {(r["status"], r["detail"]) for r in rows.values()} == {("error", "timed out after 6 s")}
-    left = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get("TINYTORCH_SRC") == str(sleeper.resolve()):
-                left.append(process.pid)
-        except (psutil.Error, OSError):
-            continue
+    left = processes_with("TINYTORCH_SRC", str(sleeper.resolve()))
     assert left == [], f"processes of the timed-out run are still alive: {left}"
 
 
@@ -339,6 +345,7 @@ def test_hostile_submission_changes_nothing_but_its_own_verdicts(tmp_path, liste
     assert teacher.read_text() == "the teacher's file\n"
     assert not (out / "hacked.txt").exists()
     assert connections == [], "the hostile submission reached a server on the teacher's machine"
+    assert processes_with("HOSTILE_DAEMON", "1") == [], "a process of the hostile submission outlived its run"
     found = table(out)
     assert {r["status"] for r in found["victim"].values()} <= {"not implemented", "locked"}, found["victim"]
     assert {r["status"] for r in found["hostile"].values()} <= {"not implemented", "locked"}, found["hostile"]
