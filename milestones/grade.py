@@ -32,7 +32,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from milestones import registry, status
+import psutil
+
+from milestones import book, execute, registry, settings, status
 from milestones.registry import Milestone
 from milestones.tools import bookbuild
 
@@ -46,6 +48,7 @@ DETAIL_LIMIT = 2000
 PRIVATE_FOLDERS = ("/home", "/root", "/tmp", "/var/tmp", "/run", "/mnt", "/media")
 BWRAP_FLAGS = ("--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
                "--die-with-parent", "--new-session")
+STATES = status.CRITERION_STATES
 FILE_LINE = re.compile(r"(tinytorch/[\w./-]+\.py) line (\d+)")
 
 
@@ -57,15 +60,12 @@ class BadArguments(ValueError):
 
 @dataclass(frozen=True)
 class Submission:
-    """One student's folder (holding ``tinytorch/``) and the name their rows carry."""
+    """One student's folder (holding ``tinytorch/``), the name their rows carry and, unique too,
+    the name their files carry (``feedback/<file_stem>.html``)."""
 
     name: str
     path: Path
-
-    @property
-    def file_stem(self) -> str:
-        """The name as a file name: ``feedback/<stem>.html``."""
-        return re.sub(r"[^A-Za-z0-9._-]", "_", self.name).lstrip(".") or "student"
+    file_stem: str
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,10 @@ def submissions(folders: list[str]) -> tuple[Submission, ...]:
         outer = next((other for other in paths if other != path and _inside(path, other)), None)
         if outer:
             raise BadArguments(f"submission {path} is inside submission {outer}")
-    return tuple(Submission(name, path) for name, path in zip(_names(paths), paths))
+    names = _names(paths)
+    stems = [re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "student" for name in names]
+    stems = [stem if stems.count(stem) == 1 else f"{stem}-{number}" for number, stem in enumerate(stems, 1)]
+    return tuple(Submission(name, path, stem) for name, path, stem in zip(names, paths, stems))
 
 
 def milestones(text: str | None) -> tuple[Milestone, ...]:
@@ -234,7 +237,7 @@ class Graded:
     @property
     def totals(self) -> dict[str, int]:
         counts = Counter(row.status for row in self.rows)
-        return {s.name: counts[s.name] for s in status.ALL}
+        return {s.name: counts[s.name] for s in STATES}
 
     @property
     def first_error(self) -> Row | None:
@@ -245,11 +248,11 @@ class Unreadable(Exception):
     """The results folder holds something the judge did not write (a link, a huge or odd file)."""
 
 
-def read_records(book: Path) -> dict[tuple[str, str], dict]:
-    """The judge's records of a build of ``book`` (see :func:`bookbuild.records`), after checking the
-    results folder holds only plain, small files: it was writable by the student's code, and a link
-    must not make tito read (and show) a file of the teacher's."""
-    results = book / "_build" / "results"
+def read_records(copy: Path) -> dict[tuple[str, str], dict]:
+    """The judge's records of a build of the book copy ``copy`` (see :func:`bookbuild.records`), after
+    checking its results folder holds only plain, small files: it was writable by the student's code,
+    and a link must not make tito read (and show) a file of the teacher's."""
+    results = copy / "_build" / "results"
     if results.is_symlink():
         raise Unreadable("the results folder is a link")
     for folder, subfolders, files in os.walk(results):
@@ -260,7 +263,7 @@ def read_records(book: Path) -> dict[tuple[str, str], dict]:
             if stat.S_ISREG(info.st_mode) and info.st_size > RECORD_LIMIT:
                 raise Unreadable(f"the results file {name} is {info.st_size} bytes")
     try:
-        return bookbuild.records(book)
+        return bookbuild.records(copy)
     except (ValueError, KeyError, TypeError, AttributeError, OSError) as err:
         raise Unreadable(f"the results could not be read ({type(err).__name__})") from None
 
@@ -283,7 +286,8 @@ def rows(student: str, stones: tuple[Milestone, ...], records: dict, missing: st
             for criterion in part.criteria:
                 entry = records.get((stone.id, criterion.key))
                 if isinstance(entry, dict):
-                    state = entry.get("status") if entry.get("status") in status.BY_NAME else status.ERROR.name
+                    known = entry.get("status") in {s.name for s in STATES}
+                    state = entry["status"] if known else status.ERROR.name
                     value, detail = _value(entry.get("value")), str(entry.get("detail") or "")
                 elif missing:
                     state, value, detail = status.ERROR.name, None, missing
@@ -300,30 +304,34 @@ def _environment(sub: Submission, scratch: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     tmp.mkdir(exist_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(home),
-           "TMPDIR": str(tmp), "TINYTORCH_SRC": str(sub.path), "STRICT": "1", "PYTHONPATH": "",
-           "TINYTORCH_REPOSITORY_URL": os.environ.get("TINYTORCH_REPOSITORY_URL", "")}
-    if os.environ.get("TINYTORCH_REPOSITORY_BRANCH"):
-        env["TINYTORCH_REPOSITORY_BRANCH"] = os.environ["TINYTORCH_REPOSITORY_BRANCH"]
-    return env | {name: str(path) for name, path in _data_folders().items()}
+           "TMPDIR": str(tmp), settings.SOURCE_ENV: str(sub.path), settings.STRICT_ENV: "1", "PYTHONPATH": "",
+           book.REPOSITORY_ENV: os.environ.get(book.REPOSITORY_ENV, "")}
+    passed_on = {name: os.environ[name] for name in (book.BRANCH_ENV, execute.JOBS_ENV) if os.environ.get(name)}
+    return env | passed_on
 
 
 def _kill(process: subprocess.Popen) -> None:
-    """Kill the build's process group and every process it started (kernels start their own sessions)."""
+    """Kill a build that is still running: its process group and every process it started (kernels
+    start sessions of their own, outside the group)."""
     try:
-        import psutil
         children = psutil.Process(process.pid).children(recursive=True)
-    except Exception:  # psutil absent, or the build already gone
+    except psutil.Error:  # it ended meanwhile
         children = []
+    _kill_group(process)
+    for child in children:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    process.wait()
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """Kill what is left of the build's process group (a finished build's strays)."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    for child in children:
-        try:
-            child.kill()
-        except Exception:
-            pass
-    process.wait()
 
 
 def _tail(path: Path) -> str:
@@ -335,30 +343,32 @@ def _tail(path: Path) -> str:
 def judge_one(sub: Submission, plan: Plan, scratch: Path, sandbox: str | None, hidden: list[Path]) -> Graded:
     """Build the chosen chapters strictly against one submission, in ``scratch``, within the time limit."""
     scratch.mkdir(parents=True)
-    book = bookbuild.copy_book(scratch / "book", chapters=tuple(s.id for s in plan.milestones))
-    env = _environment(sub, scratch)
-    command = [str(bookbuild.SPHINX_BUILD), "-b", "html", "-q", "-E", str(book), str(book / "_build" / "html")]
+    copy = bookbuild.copy_book(scratch / "book", chapters=tuple(s.id for s in plan.milestones))
+    data = _data_folders()
+    env = _environment(sub, scratch) | {name: str(path) for name, path in data.items()}
+    command = [str(bookbuild.SPHINX_BUILD), "-b", "html", "-q", "-E", str(copy), str(copy / "_build" / "html")]
     if sandbox:
         others = [s.path for s in plan.submissions if s != sub]
-        readable = _harness_folders() + [Path(p) for name, p in env.items() if name.endswith("_DIR")]
-        command = [sandbox, *BWRAP_FLAGS, *mounts(hidden + others, readable + [sub.path], [scratch]),
-                   "--chdir", str(book), *command]
-    log = scratch.parent / f"{sub.file_stem}.log"
+        readable = [*_harness_folders(), *data.values(), sub.path]
+        command = [sandbox, *BWRAP_FLAGS, *mounts(hidden + others, readable, [scratch]), "--chdir", str(copy),
+                   *command]
+    log = scratch.parent / f"{sub.file_stem}.log"  # outside the scratch folder: the build cannot swap it for a link
     started = time.monotonic()
     with open(log, "wb") as output:
-        process = subprocess.Popen(command, cwd=book, env=env, stdin=subprocess.DEVNULL, stdout=output,
+        process = subprocess.Popen(command, cwd=copy, env=env, stdin=subprocess.DEVNULL, stdout=output,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         try:
             exit_status, timed_out = process.wait(timeout=plan.timeout), False
         except subprocess.TimeoutExpired:
             exit_status, timed_out = None, True
+            _kill(process)
         finally:
-            _kill(process)  # also what a finished build left running
+            _kill_group(process)  # a finished build's strays; an interrupted one's whole group
     seconds = time.monotonic() - started
     text = _tail(log)
     log.unlink()
     try:
-        records, why = read_records(book), ""
+        records, why = read_records(copy), ""
     except Unreadable as err:
         records, why = {}, f"results not graded: {err}"
     if timed_out:
@@ -367,7 +377,7 @@ def judge_one(sub: Submission, plan: Plan, scratch: Path, sandbox: str | None, h
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         why = f"the build stopped before judging: {lines[-1][:300] if lines else f'exit status {exit_status}'}"
     graded = Graded(sub, rows(sub.name, plan.milestones, records, why), seconds, timed_out, exit_status, text)
-    graded.book = book / "_build" / "html" if plan.keep_books else None
+    graded.book = copy / "_build" / "html" if plan.keep_books else None
     return graded
 
 
@@ -423,7 +433,7 @@ td.detail {{ font-family: monospace; white-space: pre-wrap; font-size: 90%; }}
 </body></html>
 """
 _STYLES = "\n".join(f".s-{s.css} {{ background: {s.background}; color: {s.colour}; border-color: {s.colour}; }}"
-                    for s in status.ALL)
+                    for s in STATES)
 
 
 def _counted(items, noun: str, names: str = "") -> str:
@@ -473,7 +483,7 @@ def feedback_page(graded: Graded, plan: Plan, book_link: str | None) -> str:
                      f'<td class="detail">{e(row.detail)}</td></tr>')
     parts.append("<table><tr><th>milestone</th><th>part</th><th>criterion</th><th>status</th><th>value</th>"
                  "<th>required</th><th>detail</th></tr>\n" + "\n".join(lines) + "</table>")
-    meaning = "".join(f"<li>{_badge(s.name, 'span')}: {e(s.meaning)}</li>" for s in status.ALL)
+    meaning = "".join(f"<li>{_badge(s.name, 'span')}: {e(s.meaning)}</li>" for s in STATES)
     parts.append(f"<h2>What the states mean</h2><ul>{meaning}</ul>")
     return _PAGE.format(title=f"TinyTorch grades: {e(sub.name)}", styles=_STYLES, body="\n".join(parts))
 
@@ -481,7 +491,7 @@ def feedback_page(graded: Graded, plan: Plan, book_link: str | None) -> str:
 def index_page(plan: Plan, graded: list[Graded]) -> str:
     """The class at a glance: one line per student, linking their feedback page."""
     e = html.escape
-    names = [s.name for s in status.ALL]
+    names = [s.name for s in STATES]
     head = "".join(f"<th>{e(n)}</th>" for n in names)
     lines = [f'<tr><td><a href="feedback/{e(g.submission.file_stem)}.html">{e(g.submission.name)}</a></td>'
              + "".join(f"<td>{g.totals[n] or ''}</td>" for n in names) + f"<td>{g.seconds:.1f}</td></tr>"
