@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
