@@ -19,8 +19,8 @@ Optimizations trade accuracy, latency and size against each other; :func:`pareto
 keeps the variants that no other variant beats on every axis at once.
 
 The clock is injectable everywhere (``clock=`` any function returning seconds), so the
-statistics are testable with a fake clock. Plots use matplotlib, imported only inside the
-plotting helpers: tinytorch itself needs NumPy only.
+statistics are testable with a fake clock. tinytorch needs NumPy only: the book draws its
+plots of these results with the harness (``milestones.plots``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import numpy as np
 from tinytorch.perf.profiling import _check_callable, _check_count
 
 __all__ = ["Benchmark", "BenchmarkResult", "Comparison", "median_ci", "pareto_frontier",
-           "time_to_quality", "TimeToQuality", "olympic_mean", "plot_pareto", "plot_results"]
+           "time_to_quality", "TimeToQuality", "olympic_mean"]
 
 
 UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6}
@@ -395,60 +395,3 @@ def time_to_quality(train_epoch: Callable[[], object], evaluate: Callable[[], fl
             return TimeToQuality(target, True, elapsed, epoch, history)
     elapsed = history[-1][1] if history else 0.0
     return TimeToQuality(target, False, elapsed, max_epochs, history)
-
-
-# ----------------------------------------------------------------------------- plots (matplotlib, lazily)
-
-def plot_pareto(points: list[dict], x: str = "bytes", y: str = "accuracy", colour: str | None = "latency",
-                maximize: tuple[str, ...] = ("accuracy",), minimize: tuple[str, ...] = ("latency", "bytes"),
-                ax=None, title: str = "", xlabel: str | None = None, ylabel: str | None = None,
-                colour_label: str | None = None):
-    """Scatter ``y`` against ``x`` (log x), coloured by ``colour``, Pareto-optimal points ringed and labelled."""
-    import matplotlib.pyplot as plt
-
-    points = list(points)
-    for i, p in enumerate(points):
-        for key in (x, y) + ((colour,) if colour else ()):
-            if not isinstance(p, dict) or key not in p:
-                raise KeyError(f"plot_pareto: points[{i}] has no {key!r}")
-    ax = ax or plt.gca()
-    front = {id(p) for p in pareto_frontier(points, maximize, minimize)}
-    xs = np.array([p[x] for p in points], dtype=float)
-    ys = np.array([p[y] for p in points], dtype=float)
-    colours = np.array([p[colour] for p in points], dtype=float) if colour else None
-    scatter = ax.scatter(xs, ys, c=colours, cmap="viridis", s=60, zorder=3, edgecolors="k", linewidths=0.5)
-    on_front = np.array([id(p) in front for p in points])
-    ax.scatter(xs[on_front], ys[on_front], s=180, facecolors="none", edgecolors="tab:red", linewidths=1.5,
-               zorder=2, label="Pareto-optimal")
-    for i, (p, px, py) in enumerate(zip(points, xs, ys)):   # alternate above/below so neighbours stay legible
-        ax.annotate(str(p.get("name", "")), (px, py), textcoords="offset points", xytext=(7, 5 if i % 2 else -11),
-                    fontsize=8)
-    if colour:
-        ax.figure.colorbar(scatter, ax=ax, label=colour_label or colour)
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(ylabel or y)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return ax
-
-
-def plot_results(comparison: Comparison, ax=None, unit: str = "ms", title: str = ""):
-    """Horizontal bars of each contender's median, with its IQR as the error bar."""
-    import matplotlib.pyplot as plt
-
-    factor = _factor("plot_results", unit)
-    if not isinstance(comparison, Comparison):
-        raise TypeError(f"plot_results: comparison must be a Comparison, got {type(comparison).__name__}")
-    ax = ax or plt.gca()
-    names = list(comparison.results)
-    medians = [comparison[n].median * factor for n in names]
-    errors = np.array([[(comparison[n].median - comparison[n].q1) * factor,
-                        (comparison[n].q3 - comparison[n].median) * factor] for n in names]).T
-    ax.barh(names, medians, xerr=errors, color="tab:blue", alpha=0.8, capsize=3)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"{unit} per call (median, IQR)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3, axis="x")
-    return ax

@@ -13,8 +13,6 @@ from tinytorch.perf.benchmarking import (
     median_ci,
     olympic_mean,
     pareto_frontier,
-    plot_pareto,
-    plot_results,
     time_to_quality,
 )
 
@@ -112,12 +110,3 @@ def test_benchmark_run_and_compare_arguments():
 def test_pareto_and_time_to_quality_arguments(call, error, message):
     with pytest.raises(error, match=message):
         call()
-
-
-def test_plot_arguments():
-    with pytest.raises(KeyError, match=r"plot_pareto: points\[0\] has no 'accuracy'"):
-        plot_pareto([{"bytes": 1, "latency": 1.0}])
-    with pytest.raises(ValueError, match=r"plot_results: unit must be one of 's', 'ms', 'us', got 'h'"):
-        plot_results(Comparison({"a": result()}), unit="h")
-    with pytest.raises(TypeError, match=r"plot_results: comparison must be a Comparison, got dict"):
-        plot_results({"a": result()})
