@@ -18,7 +18,7 @@ STRICT ?= 0
 STRICT_FLAGS := $(if $(filter 1 true yes,$(STRICT)),-E,)
 SPHINXOPTS ?=
 
-.PHONY: html strict test test-data browser-test binder bench torch clean venv download-mnist download-fashion-mnist download-cifar10
+.PHONY: html strict test test-data test-sandbox browser-test binder bench torch clean venv download-mnist download-fashion-mnist download-cifar10
 
 html: $(BOOK_STAMP)
 	@$(BIN)/python -m milestones.book
@@ -28,7 +28,7 @@ strict:
 	$(MAKE) html STRICT=1
 
 # With TINYTORCH_SRC set, `make test` tests the reader's tinytorch: every module's tests (as `tito test all`).
-test: $(DEV_STAMP) test-data
+test: $(DEV_STAMP) test-data test-sandbox
 ifdef TINYTORCH_SRC
 	$(BIN)/tito test all
 else
@@ -51,6 +51,16 @@ test-data:
 	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist \
 	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }; } >/dev/null 2>&1 \
 	  || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST extra will show 'no data'"; \
+	fi
+
+# `tito grade` sandboxes each student's run with bubblewrap, and its test needs it. As root with apt-get,
+# install Debian's bubblewrap once (quietly); anywhere else, or if that fails, the sandbox test says how.
+test-sandbox:
+	@if ! command -v bwrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's bubblewrap for tito grade's sandbox"; \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap \
+	    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }; } >/dev/null 2>&1 \
+	  || echo "note: could not install bubblewrap; tito grade's sandbox test will fail until it is installed"; \
 	fi
 
 bench: $(DEV_STAMP)

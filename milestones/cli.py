@@ -338,6 +338,16 @@ def cmd_init(args) -> int:
     return 0
 
 
+def cmd_grade(args) -> int:
+    """``tito grade SUBMISSION...``: every student's tinytorch judged by a strict build (milestones.grade)."""
+    from milestones import grade
+    try:
+        plan = grade.plan(args.submissions, args.out, args.milestones, args.timeout, args.keep_books)
+    except grade.BadArguments as err:
+        raise UsageError(f"tito grade: {err}") from None
+    return grade.run(plan)
+
+
 # ---------------------------------------------------------------- argument parsing
 
 _EPILOG = """\
@@ -348,6 +358,8 @@ commands:
   tito module status [--tests]       which modules your tinytorch provides, what is unlocked
   tito test N|all                    run a module's tests (or every module's) with pytest
   tito init DIR                      write DIR/tinytorch: every module as stubs to fill in
+  tito grade SUBMISSION... [--out DIR] [--milestones 01,02] [--timeout S] [--keep-books]
+                                     judge a class's tinytorches: grades.csv, grades.json, feedback pages
 
 milestone IDs: a number (1 or 01), a name or an alias, or an extra's id:
   {ids}
@@ -396,6 +408,14 @@ def build_parser() -> Parser:
     init = commands.add_parser("init", help="write a tinytorch skeleton to fill in")
     init.add_argument("folder", help="where to write it (DIR/tinytorch must not exist yet)")
     init.set_defaults(func=cmd_init)
+
+    grade = commands.add_parser("grade", help="judge a class's tinytorches, one table out")
+    grade.add_argument("submissions", nargs="*", metavar="SUBMISSION", help="a folder holding a tinytorch/ package")
+    grade.add_argument("--out", default="grades", help="where grades.csv, grades.json and the feedback go (./grades)")
+    grade.add_argument("--milestones", help="which milestones, e.g. 01,02 (default: every main milestone)")
+    grade.add_argument("--timeout", type=float, help="seconds each student's build may take (default: 20 minutes)")
+    grade.add_argument("--keep-books", action="store_true", help="also keep each student's rendered book pages")
+    grade.set_defaults(func=cmd_grade)
     return parser
 
 

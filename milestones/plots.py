@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import matplotlib.artist
+import matplotlib.ticker
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -389,3 +391,142 @@ def token_map(tokens: list[str], correct, title: str = "", fontsize: float = 8.0
     if title:
         ax.set_title(title, fontsize=fontsize + 1, loc="left")
     return fig
+
+
+# ---------------------------------------------------------------- Pareto plots
+
+# Where a point's label may go, in points from the point: beside it first, then above or below,
+# then the same further out (joined to its point by a thin line).
+_LABEL_SPOTS = [(dx * ring, dy * ring, ha, va) for ring in (1, 2, 3) for dx, dy, ha, va in (
+    (11, 0, "left", "center"), (-11, 0, "right", "center"), (8, 8, "left", "bottom"), (8, -8, "left", "top"),
+    (-8, 8, "right", "bottom"), (-8, -8, "right", "top"), (0, 11, "center", "bottom"), (0, -11, "center", "top"))]
+
+
+def _overlap(a, b) -> float:
+    """The area two display boxes share (0 when they are apart)."""
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+
+
+class PointLabels(matplotlib.artist.Artist):
+    """Labels of scattered points, placed each time the figure is drawn (so after any later change
+    of limits or layout) where they overlap no other label, no marker, no legend and stay inside
+    the axes: for each label, in turn, the first free spot of :data:`_LABEL_SPOTS`, else the spot
+    that overlaps least."""
+
+    zorder = 0  # drawn before the labels themselves, which it moves
+
+    def __init__(self, ax, xy, names, marker_points: float, **text):
+        super().__init__()
+        self.ax, self.xy, self.marker_points = ax, np.asarray(xy, dtype=float), marker_points
+        self.labels = [ax.annotate(str(name), tuple(p), textcoords="offset points", xytext=_LABEL_SPOTS[0][:2],
+                                   ha="left", va="center", arrowprops=dict(arrowstyle="-", lw=0.5, color="0.4",
+                                                                           shrinkA=0, shrinkB=4), **text)
+                       for name, p in zip(names, self.xy)]
+        ax.add_artist(self)
+
+    def _obstacles(self, renderer) -> list:
+        from matplotlib.transforms import Bbox
+
+        radius = renderer.points_to_pixels(self.marker_points)
+        centres = self.ax.transData.transform(self.xy)
+        boxes = [Bbox.from_extents(x - radius, y - radius, x + radius, y + radius) for x, y in centres]
+        legend = self.ax.get_legend()
+        return boxes + ([legend.get_window_extent(renderer)] if legend else [])
+
+    def draw(self, renderer) -> None:
+        from matplotlib.text import Text
+
+        frame, placed = self.ax.get_window_extent(renderer), self._obstacles(renderer)
+        for label in self.labels:
+            best = None
+            for number, spot in enumerate(_LABEL_SPOTS):
+                self._put(label, number, renderer)
+                box = Text.get_window_extent(label, renderer)  # the text alone, not its line
+                outside = box.width * box.height - _overlap(box, frame)
+                cost = sum(_overlap(box, other) for other in placed) + 10 * outside
+                if best is None or cost < best[0]:
+                    best = (cost, number, box)
+                if cost == 0:
+                    break
+            self._put(label, best[1], renderer)
+            placed.append(best[2])
+
+    @staticmethod
+    def _put(label, number: int, renderer) -> None:
+        dx, dy, ha, va = _LABEL_SPOTS[number]
+        label.xyann = (dx, dy)
+        label.set_horizontalalignment(ha)
+        label.set_verticalalignment(va)
+        label.arrow_patch.set_visible(number >= 8)  # a line to its point only when the label stands off
+        label.update_positions(renderer)
+
+
+def compact_number(value: float, _position=None) -> str:
+    """A tick label a reader takes in at a glance: 500, 2k, 20k, 1.5M, 0.02."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+class ReadableLogLocator(matplotlib.ticker.Locator):
+    """Log-axis ticks a reader can tell apart: over a wide span one decade in every few (six ticks at
+    most); over two decades or so, 1, 2 and 5 of each; over less, each whole mantissa, and over a
+    sliver of a decade, plain even steps."""
+
+    def __call__(self):
+        low, high = sorted(self.axis.get_view_interval())
+        return self.tick_values(low, high)
+
+    def tick_values(self, low, high):
+        if not 0 < low < high:
+            return []
+        decades = np.arange(np.floor(np.log10(low)), np.ceil(np.log10(high)) + 1)
+        wide = np.log10(high / low) > 2.5
+        if wide:
+            decades = decades[10.0 ** decades >= low]
+            decades = decades[::int(np.ceil(len(decades) / 6))]
+        for mantissas in ((1,),) if wide else ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+            ticks = [m * 10.0 ** d for d in decades for m in mantissas if low <= m * 10.0 ** d <= high]
+            if len(ticks) >= 3:
+                return ticks
+        return ticks if len(ticks) >= 2 else list(matplotlib.ticker.MaxNLocator(4).tick_values(low, high))
+
+
+def log_axis(axis) -> None:
+    """A log scale labelled in compact numbers (``2k``, ``50k``) at ticks that never crowd
+    (:class:`ReadableLogLocator`); minor ticks stay, unlabelled."""
+    axis.set_major_locator(ReadableLogLocator())
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(compact_number))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def pareto(points: list[dict], x: str = "bytes", y: str = "accuracy", colour: str | None = "latency",
+           maximize: tuple[str, ...] = ("accuracy",), minimize: tuple[str, ...] = ("latency", "bytes"),
+           ax=None, title: str = "", xlabel: str | None = None, ylabel: str | None = None,
+           colour_label: str | None = None):
+    """``y`` against ``x`` (log x), coloured by ``colour``; the Pareto-optimal points (the reader's
+    ``tinytorch.perf.benchmarking.pareto_frontier``) ringed; every point labelled with its name
+    where the label overlaps nothing (:class:`PointLabels`)."""
+    from tinytorch.perf.benchmarking import pareto_frontier
+
+    ax = ax or plt.gca()
+    front = {id(p) for p in pareto_frontier(points, maximize, minimize)}
+    xs = np.array([p[x] for p in points], dtype=float)
+    ys = np.array([p[y] for p in points], dtype=float)
+    colours = np.array([p[colour] for p in points], dtype=float) if colour else None
+    scatter = ax.scatter(xs, ys, c=colours, cmap="viridis", s=60, zorder=3, edgecolors="k", linewidths=0.5)
+    on_front = np.array([id(p) in front for p in points])
+    ax.scatter(xs[on_front], ys[on_front], s=180, facecolors="none", edgecolors="tab:red", linewidths=1.5,
+               zorder=2, label="Pareto-optimal")
+    if colour:
+        ax.figure.colorbar(scatter, ax=ax, label=colour_label or colour)
+    ax.set_xscale("log")
+    log_axis(ax.xaxis)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    PointLabels(ax, np.column_stack([xs, ys]), [p.get("name", "") for p in points], marker_points=8, fontsize=8)
+    return ax

@@ -146,7 +146,7 @@ def _backprop(key: str) -> Criterion:
                      "<=", 1e-3)
 
 
-SCAFFOLDING = ("tinytorch/__init__.py", "tinytorch/_lazy.py", "tinytorch/functional.py",
+SCAFFOLDING = ("tinytorch/__init__.py", "tinytorch/_lazy.py", "tinytorch/_memory.py", "tinytorch/functional.py",
                "tinytorch/core/__init__.py", "tinytorch/perf/__init__.py")
 
 
@@ -187,10 +187,11 @@ MODULES: tuple[Module, ...] = (
     Module(14, "profiling", "Profiling", "tinytorch.perf.profiling", ("Profiler",),
            _files("perf/profiling.py")),
     Module(15, "quantization", "Quantization", "tinytorch.perf.quantization",
-           ("quantize_int8", "dequantize_int8", "QuantizedLinear", "QuantizedConv2d", "quantize_model"),
+           ("MinMaxObserver", "quantize_int8", "QuantizedLinear", "QuantizedConv2d", "quantize_model"),
            _files("perf/quantization.py")),
     Module(16, "compression", "Compression", "tinytorch.perf.compression",
-           ("magnitude_prune", "structured_prune", "distillation_loss", "low_rank_linear", "sparsify_model"),
+           ("l1_unstructured", "global_unstructured", "structured_prune", "distillation_loss", "low_rank_linear",
+            "sparsify_model"),
            _files("perf/compression.py")),
     Module(17, "memoization", "Memoization (KV cache)", "tinytorch.perf.memoization", ("KVCache", "generate"),
            _files("perf/memoization.py")),

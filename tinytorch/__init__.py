@@ -13,8 +13,11 @@ nothing of it. Absent, the ops compute without recording; broken, its error is r
 """
 
 from tinytorch._lazy import import_if_written, lazy_exports
+from tinytorch._memory import keep_freed_memory
 
 from tinytorch.core.random import manual_seed, rng
+
+keep_freed_memory()  # glibc keeps freed memory for NumPy's next temporaries: see tinytorch/_memory.py
 
 # name -> module that defines it, in the book's module order
 _EXPORTS = {

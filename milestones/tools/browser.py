@@ -10,7 +10,8 @@ exception, any request that leaves the local server (the network), an image that
 (naturalWidth 0), maths that MathJax did not typeset, an internal link to a missing page or
 anchor, and a launch or repository button whose URL is not the repository setting or names a
 file the repository does not have (``git ls-files``). Each milestone and extra chapter gets a
-full-page screenshot. tests/harness/test_browser.py runs the same check on the test session's build.
+full-page screenshot, whose band seams are checked (a seam that does not join fails the page).
+tests/harness/test_browser.py runs the same check on the test session's build.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 VIEWPORT = (1280, 900)
 PAGE_TIMEOUT_S = 60
 SCREENSHOT_BAND_PX = 4000  # each capture well under Chromium's texture limit
+SEAM_CHECK_PX = 32  # rows each band repeats from the band above, to prove the seam
+SEAM_TOLERANCE_PX = 40  # of those 40,960 pixels, how many may differ (antialiasing at a tile's edge), not a shifted line of text
+MAX_SCREENSHOT_PX = 60000
 SKIPPED_FOLDERS = ("_static", "_sources", "_images", "_downloads")
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
 
@@ -81,6 +85,15 @@ SETTLE_AND_INSPECT = """(async () => {
           .concat([...document.querySelectorAll("a[name]")].map(a => a.name)),
   };
 })()"""
+
+
+# After the window is resized: two frames for layout and paint, then a moment for the page's own
+# (debounced) resize handlers.
+AFTER_RESIZE = """new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 400))))"""
+# Where the page's blocks are: the same before and after a screenshot, or the page moved meanwhile.
+LAYOUT_SIGNATURE = """JSON.stringify([scrollX, scrollY, document.documentElement.scrollWidth,
+  document.documentElement.scrollHeight, ...[...document.querySelectorAll("h1, h2, h3, p, pre, img, table, section, nav")]
+  .map(e => { const r = e.getBoundingClientRect(); return [Math.round(r.left), Math.round(r.top), Math.round(r.width)]; })])"""
 
 
 class BrowserError(RuntimeError):
@@ -209,27 +222,68 @@ class Chromium:
             raise BrowserError(f"script failed: {result['exceptionDetails'].get('text')}")
         return result["result"].get("value")
 
-    def screenshot(self, path: Path) -> None:
-        """A PNG of the whole page, not just the viewport.
+    def _window(self, height: int) -> None:
+        self.call("Emulation.setDeviceMetricsOverride", width=VIEWPORT[0], height=height, deviceScaleFactor=1,
+                  mobile=False)
 
-        Captured in bands of SCREENSHOT_BAND_PX and stitched (Pillow, which matplotlib installs):
-        one capture of a page taller than Chromium's largest texture (about 16,000 px) comes
-        back with the layout shifted and the sidebar gone.
+    def _fit_window_to_page(self) -> tuple[int, list[str]]:
+        """Make the window as tall as the page; returns its height (and a problem if the page is too tall).
+
+        A page can grow with its window (something 100vh tall below a header): after a few rounds
+        the window stays as it is, and what grew below it is that growth, not the page's content.
+        """
+        height, problems = VIEWPORT[1], []
+        for _ in range(4):
+            wanted = int(self.call("Page.getLayoutMetrics")["cssContentSize"]["height"])
+            if wanted > MAX_SCREENSHOT_PX:
+                problems = [f"the page is {wanted} px tall: its screenshot shows the first {MAX_SCREENSHOT_PX} px"]
+                wanted = MAX_SCREENSHOT_PX
+            if wanted == height:
+                break
+            height = wanted
+            self._window(height)
+            self.evaluate(AFTER_RESIZE)
+        return height, problems
+
+    def _capture(self, top: int, bottom: int):
+        from PIL import Image
+
+        clip = {"x": 0, "y": top, "width": VIEWPORT[0], "height": bottom - top, "scale": 1}
+        shot = self.call("Page.captureScreenshot", format="png", clip=clip)
+        return Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB")
+
+    def screenshot(self, path: Path) -> list[str]:
+        """A PNG of the whole page, not just the viewport; returns the problems seen (a seam, a page
+        that moved while it was captured).
+
+        The window is first made as tall as the page, so the page is laid out once, as it is
+        captured: nothing scrolls or resizes between the bands of SCREENSHOT_BAND_PX (each capture
+        stays well under Chromium's largest texture) that are stitched with Pillow. Capturing beyond
+        a small window instead lays the page out anew for each band, and its bands then disagree at
+        the seams. Each band repeats the last SEAM_CHECK_PX rows of the band above, which must come
+        back identical, and the layout is compared before and after: a seam cannot pass unseen.
         """
         from PIL import Image
 
-        size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-        width, height = int(size["width"]), int(size["height"])
-        bands = []
-        for top in range(0, height, SCREENSHOT_BAND_PX):
-            clip = {"x": 0, "y": top, "width": width, "height": min(SCREENSHOT_BAND_PX, height - top), "scale": 1}
-            shot = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True, clip=clip)
-            bands.append(Image.open(io.BytesIO(base64.b64decode(shot["data"]))))
-        page = Image.new("RGB", (width, sum(band.height for band in bands)), "white")
-        for top, band in zip(range(0, height, SCREENSHOT_BAND_PX), bands):
-            page.paste(band, (0, top))
+        self.evaluate("window.scrollTo(0, 0)")
+        try:
+            height, problems = self._fit_window_to_page()
+            layout = self.evaluate(LAYOUT_SIGNATURE)
+            page = Image.new("RGB", (VIEWPORT[0], height), "white")
+            for top in range(0, height, SCREENSHOT_BAND_PX):
+                start = max(0, top - SEAM_CHECK_PX)
+                band = self._capture(start, min(top + SCREENSHOT_BAND_PX, height))
+                if top and _pixels_apart(band.crop((0, 0, VIEWPORT[0], top - start)),
+                                         page.crop((0, start, VIEWPORT[0], top))) > SEAM_TOLERANCE_PX:
+                    problems.append(f"screenshot seam at y={top}: the band below does not continue the band above")
+                page.paste(band.crop((0, top - start, VIEWPORT[0], band.height)), (0, top))
+            if self.evaluate(LAYOUT_SIGNATURE) != layout:
+                problems.append("the page's layout changed while its screenshot was taken")
+        finally:
+            self._window(VIEWPORT[1])
         path.parent.mkdir(parents=True, exist_ok=True)
         page.save(path)
+        return problems
 
     def log_tail(self) -> str:
         lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []
@@ -248,6 +302,13 @@ class Chromium:
             self.process.wait()
         for fd in (self._in, self._out):
             os.close(fd)
+
+
+def _pixels_apart(one, other) -> int:
+    """How many pixels of two same-sized images differ visibly (a channel by more than 32 of 255)."""
+    from PIL import ImageChops
+
+    return ImageChops.difference(one, other).convert("L").point(lambda v: 255 if v > 32 else 0).histogram()[255]
 
 
 @contextmanager
@@ -460,7 +521,7 @@ def check_site(html_dir: Path, repository: book.Repository | None, files: set[st
             button_pages[page] = kinds
             if page in shots:
                 target = screenshots / f"{shots[page]}.png"
-                browser.screenshot(target)
+                report.problems += [f"{where} {problem}" for problem in browser.screenshot(target)]
                 report.screenshots.append(target)
     report.problems += _link_problems(html_dir, base, links, ids, report)
     if repository is not None:

@@ -157,3 +157,77 @@ def test_a_page_taller_than_chromium_textures_is_captured_whole_with_its_layout(
     for y in (10, 8000, 16500, height - 10):
         assert shot.getpixel((100, y)) == (255, 0, 0), f"no sidebar at y={y}"
     assert shot.getpixel((600, height - 10)) == (0, 0, 255) and shot.getpixel((600, height - 100)) == (255, 255, 255)
+
+
+def themed_long_page(folder: Path, moving: bool = False) -> None:
+    """Write ``folder/long.html``: the book theme's layout (its own CSS, sticky sidebars) around 24
+    blocks of text and wide outputs, each block a colour of its own, about 40,000 px in all, so
+    every 4,000-px band shows different blocks. ``moving``: the page keeps growing at its top while
+    it is captured."""
+    import pydata_sphinx_theme
+    import sphinx_book_theme
+
+    for package, css in ((pydata_sphinx_theme, "theme/pydata_sphinx_theme/static/styles/pydata-sphinx-theme.css"),
+                         (sphinx_book_theme, "theme/sphinx_book_theme/static/styles/sphinx-book-theme.css")):
+        (folder / Path(css).name).write_bytes((Path(package.__file__).parent / css).read_bytes())
+    blocks = []
+    for i in range(24):
+        wide = "\n".join(f"block {i:02d} row {r:03d} " + "=" * ((i * 37 + r * 7) % 400) for r in range(40 + (i * 13) % 60))
+        words = " ".join(f"Words of block {i}, sentence {k}." for k in range(60))
+        blocks.append(f'<section class="block" style="background: {block_colour(i)}; padding: 10px; margin: 0">'
+                      f'<h2 style="margin: 0; height: 40px; color: white">Block {i}</h2><p>{words}</p>'
+                      f'<pre style="overflow-x: auto; background: white; margin: 0; font-size: 12px; line-height: 15px">'
+                      f'{wide}</pre></section>')
+    nav = "".join(f'<li><a href="#">chapter {k}</a></li>' for k in range(60))
+    grow = ('<div id="grow"></div><script>let h = 0; setInterval(() => '
+            'document.getElementById("grow").style.height = (h += 7) + "px", 5);</script>') if moving else ""
+    (folder / "long.html").write_text(f"""<!DOCTYPE html><html lang="en" data-theme="light"><head><meta charset="utf-8">
+<title>long</title><link rel="icon" href="data:,"><link rel="stylesheet" href="pydata-sphinx-theme.css">
+<link rel="stylesheet" href="sphinx-book-theme.css"></head><body>
+<header class="bd-header navbar"><div class="bd-header__inner bd-page-width">header</div></header>
+<div class="bd-container"><div class="bd-container__inner bd-page-width">
+<div class="bd-sidebar-primary bd-sidebar"><div class="sidebar-primary-items__start sidebar-primary__section"><ul>{nav}</ul></div></div>
+<main class="bd-main"><div class="bd-content"><div class="bd-article-container"><article class="bd-article">{grow}{''.join(blocks)}
+</article></div><div class="bd-sidebar-secondary bd-toc">contents</div></div></main></div></div></body></html>""")
+
+
+def block_colour(i: int) -> str:
+    return f"rgb({(i * 53) % 256}, {(i * 97) % 256}, {(i * 151) % 256})"
+
+
+BLOCKS = """[...document.querySelectorAll("section.block")].map(s => {
+  const r = s.getBoundingClientRect(); return [r.left + scrollX, r.top + scrollY, r.height]; })"""
+
+
+def test_a_long_themed_page_with_wide_outputs_is_stitched_without_seams(tmp_path, chromium_ready):
+    """Each band shows the blocks the page has there, right up to and across every seam. (Captured
+    beyond a small window, band by band, this page came back with its bands shifted 100-300 px.)"""
+    from PIL import Image
+
+    themed_long_page(tmp_path)
+    with browser.chromium(say=lambda _: None) as chromium, browser.serve(tmp_path) as base:
+        chromium.call("Page.navigate", url=base + "long.html")
+        assert chromium.wait_for("Page.loadEventFired") is not None
+        blocks = chromium.evaluate(BLOCKS)
+        problems = chromium.screenshot(tmp_path / "long.png")
+    assert problems == []
+    shot = Image.open(tmp_path / "long.png").convert("RGB")
+    assert shot.height > blocks[-1][1] + blocks[-1][2] > 10 * browser.SCREENSHOT_BAND_PX
+    seams = range(browser.SCREENSHOT_BAND_PX, shot.height, browser.SCREENSHOT_BAND_PX)
+    wrong = []
+    for i, (left, top, height) in enumerate(blocks):
+        rows = [top + 2, top + height / 2, top + height - 3]
+        rows += [y + d for y in seams for d in (-2, -1, 0, 1) if top + 2 <= y + d <= top + height - 3]
+        expected = tuple(int(v) for v in block_colour(i)[4:-1].split(","))
+        wrong += [(i, int(y)) for y in rows if shot.getpixel((int(left) + 3, int(y))) != expected]
+    assert wrong == [], f"(block, row) where the screenshot does not show the page: {wrong[:20]}"
+
+
+def test_a_page_that_moves_while_captured_is_reported_not_stitched_silently(tmp_path, chromium_ready):
+    themed_long_page(tmp_path, moving=True)
+    with browser.chromium(say=lambda _: None) as chromium, browser.serve(tmp_path) as base:
+        chromium.call("Page.navigate", url=base + "long.html")
+        assert chromium.wait_for("Page.loadEventFired") is not None
+        problems = chromium.screenshot(tmp_path / "long.png")
+    assert any(p.startswith("screenshot seam at y=") for p in problems), problems
+    assert "the page's layout changed while its screenshot was taken" in problems

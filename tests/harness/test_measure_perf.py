@@ -12,7 +12,7 @@ from tinytorch.core.layers import Flatten, Linear, Module, Sequential
 from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import Conv2d, MaxPool2d
 from tinytorch.core.tensor import Tensor
-from tinytorch.perf.compression import magnitude_prune, sparsify_model
+from tinytorch.perf.compression import l1_unstructured, parameters_to_prune, remove, sparsify_model
 from tinytorch.perf.quantization import quantize_model
 
 
@@ -111,7 +111,8 @@ def test_views_count_as_their_whole_array_and_shared_arrays_count_once():
 
 def test_sparse_storage_is_measured_from_its_real_arrays():
     model = mlp()
-    magnitude_prune(model, 0.5)
+    for layer, weight in parameters_to_prune(model):
+        remove(l1_unstructured(layer, name=weight, amount=0.5), weight)
     assert measure_perf.zero_fraction(model) == 0.5
     sparse = sparsify_model(quantize_model(model, calibration().reshape(8, 64)))
     dtypes = measure_perf.bytes_by_dtype(sparse)

@@ -59,7 +59,8 @@ MUTANTS = (
            "np.matmul(g, cols[:, :, k * step:k * step + oh * ow].transpose(0, 2, 1)).sum(axis=0)",
            "np.matmul(g, cols[:, :, k * step:k * step + oh * ow].transpose(0, 2, 1))[0]", "04", "cnn_backprop_error"),
     Mutant("09 MaxPool2d backward sends the gradient to every pixel of the window", "core/spatial.py",
-           "np.multiply(grad_output, wins, out=gxp[index])", "gxp[index] = grad_output", "04", "cnn_backprop_error"),
+           "np.multiply(grad_output, first == k, out=grad_x[index])", "grad_x[index] = grad_output", "04",
+           "cnn_backprop_error"),
 )
 
 

@@ -17,8 +17,8 @@ def test_a_quantized_layer_that_keeps_float32_weights_fails_naming_the_int8_crit
     """The 'int8' layers still compute correctly and keep their accuracy, but store float32 codes."""
     book = copy_book(tmp_path, chapters=("06",))
     break_file(book / "tinytorch/perf/quantization.py",
-               'self.register_buffer("weight", Tensor(wq.values.astype(np.int8)))',
-               'self.register_buffer("weight", Tensor(wq.values.astype(np.float32)))')
+               'self.register_buffer("weight", Tensor(wq.int_repr()))',
+               'self.register_buffer("weight", Tensor(wq.int_repr().astype(np.float32)))')
     result = build(book, strict=True)
     output = result.stdout + result.stderr
     assert result.returncode != 0

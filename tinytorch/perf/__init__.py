@@ -8,10 +8,10 @@ from tinytorch._lazy import lazy_exports
 
 _EXPORTS = {
     "tinytorch.perf.profiling": ("Profiler",),                                              # 14
-    "tinytorch.perf.quantization": ("quantize_int8", "dequantize_int8", "QuantizedLinear",  # 15
+    "tinytorch.perf.quantization": ("MinMaxObserver", "quantize_int8", "QuantizedLinear",  # 15
                                     "QuantizedConv2d", "quantize_model"),
-    "tinytorch.perf.compression": ("magnitude_prune", "structured_prune", "distillation_loss",  # 16
-                                   "low_rank_linear", "sparsify_model"),
+    "tinytorch.perf.compression": ("l1_unstructured", "global_unstructured", "structured_prune",  # 16
+                                   "distillation_loss", "low_rank_linear", "sparsify_model"),
     "tinytorch.perf.memoization": ("KVCache", "generate"),                                  # 17
     "tinytorch.perf.acceleration": ("accelerate", "kernel_pairs"),                          # 18
     "tinytorch.perf.benchmarking": ("Benchmark", "BenchmarkResult", "pareto_frontier", "time_to_quality"),  # 19

@@ -19,8 +19,8 @@ Optimizations trade accuracy, latency and size against each other; :func:`pareto
 keeps the variants that no other variant beats on every axis at once.
 
 The clock is injectable everywhere (``clock=`` any function returning seconds), so the
-statistics are testable with a fake clock. Plots use matplotlib, imported only inside the
-plotting helpers: tinytorch itself needs NumPy only.
+statistics are testable with a fake clock. tinytorch needs NumPy only: the book draws its
+plots of these results with the harness (``milestones.plots``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,42 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from tinytorch.perf.profiling import _check_callable, _check_count
+
 __all__ = ["Benchmark", "BenchmarkResult", "Comparison", "median_ci", "pareto_frontier",
-           "time_to_quality", "TimeToQuality", "olympic_mean", "plot_pareto", "plot_results"]
+           "time_to_quality", "TimeToQuality", "olympic_mean"]
+
+
+UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6}
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+def _finite(call: str, name: str, value) -> float:
+    """A finite real number, as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(value):
+        raise ValueError(f"{call}: {name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _measurements(call: str, name: str, values, nonnegative: bool = True) -> np.ndarray:
+    """A non-empty 1-D float array of finite numbers (times: also >= 0)."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{call}: {name} must be numbers, got {values!r}") from None
+    if array.ndim != 1 or array.size == 0:
+        raise ValueError(f"{call}: {name} must be a non-empty list of numbers, got shape {array.shape}")
+    if not np.isfinite(array).all() or (nonnegative and (array < 0).any()):
+        raise ValueError(f"{call}: {name} must be finite{' and >= 0' if nonnegative else ''}, got {values!r}")
+    return array
+
+
+def _factor(call: str, unit: str) -> float:
+    if unit not in UNITS:
+        raise ValueError(f"{call}: unit must be one of {', '.join(map(repr, UNITS))}, got {unit!r}")
+    return UNITS[unit]
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -52,10 +86,11 @@ def median_ci(times, confidence: float = 0.95) -> tuple[float, float, float]:
         >>> low, high, round(coverage, 4)     # x_(2) and x_(9) of 10 runs
         (2.0, 9.0, 0.9785)
     """
-    values = np.sort(np.asarray(times, dtype=np.float64))
+    values = np.sort(_measurements("median_ci", "times", times))
+    confidence = _finite("median_ci", "confidence", confidence)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"median_ci: confidence must be in (0, 1), got {confidence}")
     n = values.size
-    if n == 0:
-        raise ValueError("median_ci: no times")
     cdf, best = 0.0, 1
     coverage_of = {}
     for j in range(1, n // 2 + 1):           # P(B <= j - 1), accumulated term by term
@@ -74,7 +109,7 @@ def olympic_mean(values) -> float:
         >>> olympic_mean([10.0, 12.0, 11.0, 30.0, 9.0])
         11.0
     """
-    values = np.sort(np.asarray(values, dtype=np.float64))
+    values = np.sort(_measurements("olympic_mean", "values", values, nonnegative=False))
     if values.size < 3:
         raise ValueError(f"olympic_mean: need at least 3 runs, got {values.size}")
     return float(values[1:-1].mean())
@@ -95,6 +130,13 @@ class BenchmarkResult:
     times: list[float] = field(repr=False)
     warmup: int = 0
     number: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise TypeError(f"BenchmarkResult: name must be a str, got {self.name!r}")
+        _measurements("BenchmarkResult", "times", self.times)
+        _check_count("BenchmarkResult", "warmup", self.warmup, 0)
+        _check_count("BenchmarkResult", "number", self.number, 1)
 
     @property
     def median(self) -> float:
@@ -156,21 +198,29 @@ class Comparison:
     """
 
     def __init__(self, results: dict[str, BenchmarkResult], baseline: str | None = None):
+        if not isinstance(results, dict) or not results:
+            raise ValueError(f"Comparison: results must be a non-empty dict name -> BenchmarkResult, got {results!r}")
+        for name, result in results.items():
+            if not isinstance(result, BenchmarkResult):
+                raise TypeError(f"Comparison: results[{name!r}] must be a BenchmarkResult, got {type(result).__name__}")
         self.results = results
         self.baseline = baseline if baseline is not None else next(iter(results))
         if self.baseline not in results:
             raise KeyError(f"Comparison: baseline {self.baseline!r} is not one of {list(results)}")
 
     def __getitem__(self, name: str) -> BenchmarkResult:
+        if name not in self.results:
+            raise KeyError(f"Comparison: no contender named {name!r}; have {list(self.results)}")
         return self.results[name]
 
     def speedup(self, name: str) -> float:
-        """How many times faster ``name`` is than the baseline (ratio of medians)."""
-        return self.results[self.baseline].median / self.results[name].median
+        """How many times faster ``name`` is than the baseline (ratio of medians; inf for a median of 0 s)."""
+        median = self[name].median
+        return self.results[self.baseline].median / median if median > 0 else math.inf
 
     def table(self, unit: str = "ms") -> str:
         """A text table: median, 95% CI of the median, IQR and speedup of every contender."""
-        factor = {"s": 1.0, "ms": 1e3, "us": 1e6}[unit]
+        factor = _factor("Comparison.table", unit)
         width = max(len(n) for n in self.results) + 2
         lines = [f"{'':<{width}}{'median':>10} {'95% CI':>19} {'IQR':>9} {'speedup':>9}   ({unit} per call)"]
         for name, result in self.results.items():
@@ -202,9 +252,10 @@ class Benchmark:
     """
 
     def __init__(self, warmup: int = 3, repeats: int = 10, number: int = 1, clock: Callable[[], float] = time.perf_counter):
-        if warmup < 0 or repeats < 1 or number < 1:
-            raise ValueError(f"Benchmark: need warmup >= 0, repeats >= 1, number >= 1; "
-                             f"got warmup={warmup}, repeats={repeats}, number={number}")
+        _check_count("Benchmark", "warmup", warmup, 0)
+        _check_count("Benchmark", "repeats", repeats, 1)
+        _check_count("Benchmark", "number", number, 1)
+        _check_callable("Benchmark", "clock", clock)
         self.warmup, self.repeats, self.number, self.clock = warmup, repeats, number, clock
 
     def _time_once(self, fn, args) -> float:
@@ -215,13 +266,25 @@ class Benchmark:
 
     def run(self, fn, *args, name: str | None = None) -> BenchmarkResult:
         """Benchmark one function called as ``fn(*args)``."""
+        _check_callable("Benchmark.run", "fn", fn)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Benchmark.run: name must be a str, got {name!r}")
         name = name or getattr(fn, "__name__", "fn")
         return self.compare({name: fn}, args=args)[name]
 
     def compare(self, contenders: dict[str, Callable], args: tuple = (), baseline: str | None = None) -> Comparison:
         """Benchmark several functions interleaved (A, B, A, B, ...); speedups relative to ``baseline``."""
+        if not isinstance(contenders, dict):
+            raise TypeError(f"Benchmark.compare: contenders must be a dict name -> function, got "
+                            f"{type(contenders).__name__}")
         if not contenders:
             raise ValueError("Benchmark.compare: no contenders")
+        for name, fn in contenders.items():
+            _check_callable("Benchmark.compare", f"contenders[{name!r}]", fn)
+        if not isinstance(args, tuple):
+            raise TypeError(f"Benchmark.compare: args must be a tuple of arguments, got {type(args).__name__}")
+        if baseline is not None and baseline not in contenders:
+            raise KeyError(f"Benchmark.compare: baseline {baseline!r} is not one of {list(contenders)}")
         for fn in contenders.values():
             for _ in range(self.warmup):
                 fn(*args)
@@ -252,7 +315,19 @@ def pareto_frontier(points: Iterable[dict], maximize: tuple[str, ...] = ("accura
         ['int8', 'tiny']
     """
     points = list(points)
+    for name, keys in (("maximize", maximize), ("minimize", minimize)):
+        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+            raise TypeError(f"pareto_frontier: {name} must be a tuple of key names, got {keys!r}")
     signs = [(key, 1.0) for key in maximize] + [(key, -1.0) for key in minimize]
+    for i, p in enumerate(points):
+        if not isinstance(p, dict):
+            raise TypeError(f"pareto_frontier: points[{i}] must be a dict, got {type(p).__name__}")
+        for key, _ in signs:
+            if key not in p:
+                raise KeyError(f"pareto_frontier: points[{i}] has no {key!r} (objectives: {[k for k, _ in signs]})")
+            _finite("pareto_frontier", f"points[{i}][{key!r}]", p[key])
+    if not points:
+        return []
     scores = np.array([[sign * float(p[key]) for key, sign in signs] for p in points])  # higher is better
 
     def dominated(i: int) -> bool:
@@ -299,64 +374,24 @@ def time_to_quality(train_epoch: Callable[[], object], evaluate: Callable[[], fl
         >>> run.reached, run.epochs, run.seconds
         (True, 3, 3.0)
     """
+    _check_callable("time_to_quality", "train_epoch", train_epoch)
+    _check_callable("time_to_quality", "evaluate", evaluate)
+    _check_callable("time_to_quality", "clock", clock)
+    target = _finite("time_to_quality", "target", target)
+    _check_count("time_to_quality", "max_epochs", max_epochs, 1)
     history = []
     start = clock()
     for epoch in range(1, max_epochs + 1):
         train_epoch()
-        quality = float(evaluate())
+        quality = evaluate()
+        if isinstance(quality, bool) or not isinstance(quality, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(quality):
+            raise ValueError(f"time_to_quality: evaluate() must return a finite number, got {quality!r} "
+                             f"after epoch {epoch}")
+        quality = float(quality)
         elapsed = clock() - start
         history.append((epoch, elapsed, quality))
         if (quality >= target) if higher_is_better else (quality <= target):
             return TimeToQuality(target, True, elapsed, epoch, history)
     elapsed = history[-1][1] if history else 0.0
     return TimeToQuality(target, False, elapsed, max_epochs, history)
-
-
-# ----------------------------------------------------------------------------- plots (matplotlib, lazily)
-
-def plot_pareto(points: list[dict], x: str = "bytes", y: str = "accuracy", colour: str | None = "latency",
-                maximize: tuple[str, ...] = ("accuracy",), minimize: tuple[str, ...] = ("latency", "bytes"),
-                ax=None, title: str = "", xlabel: str | None = None, ylabel: str | None = None,
-                colour_label: str | None = None):
-    """Scatter ``y`` against ``x`` (log x), coloured by ``colour``, Pareto-optimal points ringed and labelled."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    front = {id(p) for p in pareto_frontier(points, maximize, minimize)}
-    xs = np.array([p[x] for p in points], dtype=float)
-    ys = np.array([p[y] for p in points], dtype=float)
-    colours = np.array([p[colour] for p in points], dtype=float) if colour else None
-    scatter = ax.scatter(xs, ys, c=colours, cmap="viridis", s=60, zorder=3, edgecolors="k", linewidths=0.5)
-    on_front = np.array([id(p) in front for p in points])
-    ax.scatter(xs[on_front], ys[on_front], s=180, facecolors="none", edgecolors="tab:red", linewidths=1.5,
-               zorder=2, label="Pareto-optimal")
-    for i, (p, px, py) in enumerate(zip(points, xs, ys)):   # alternate above/below so neighbours stay legible
-        ax.annotate(str(p.get("name", "")), (px, py), textcoords="offset points", xytext=(7, 5 if i % 2 else -11),
-                    fontsize=8)
-    if colour:
-        ax.figure.colorbar(scatter, ax=ax, label=colour_label or colour)
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel or x)
-    ax.set_ylabel(ylabel or y)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return ax
-
-
-def plot_results(comparison: Comparison, ax=None, unit: str = "ms", title: str = ""):
-    """Horizontal bars of each contender's median, with its IQR as the error bar."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.gca()
-    factor = {"s": 1.0, "ms": 1e3, "us": 1e6}[unit]
-    names = list(comparison.results)
-    medians = [comparison[n].median * factor for n in names]
-    errors = np.array([[(comparison[n].median - comparison[n].q1) * factor,
-                        (comparison[n].q3 - comparison[n].median) * factor] for n in names]).T
-    ax.barh(names, medians, xerr=errors, color="tab:blue", alpha=0.8, capsize=3)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"{unit} per call (median, IQR)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3, axis="x")
-    return ax

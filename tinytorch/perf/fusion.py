@@ -40,8 +40,8 @@ from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformers import MLP, LayerNorm, check_normalized
 
-__all__ = ["FusedSelfAttention", "FusedCachedAttention", "FusedLayerNormFunction", "FusedMLPFunction", "gelu_kernel",
-           "gelu_slope",
+__all__ = ["FusedSelfAttention", "FusedCachedAttention", "FusedLayerNormFunction", "FusedMLPFunction",
+           "gelu_kernel", "gelu_slope",
            "FusedMultiHeadAttention", "FusedLayerNorm", "FusedMLP", "accelerate"]
 
 

@@ -60,10 +60,56 @@ import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.function import Function
+from tinytorch.core.layers import Module
 from tinytorch.core.tensor import Tensor
 
 __all__ = ["Profiler", "LayerProfile", "ModelProfile", "MemoryReport", "LatencyReport", "OpStat", "OpProfile",
            "linear_flops", "conv2d_flops", "attention_flops", "op_flops", "trace_calls", "time_ops"]
+
+
+# ----------------------------------------------------------------------------- argument checks
+
+def _check_count(call: str, name: str, value, minimum: int = 0) -> None:
+    """An int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{call}: {name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{call}: {name} must be >= {minimum}, got {value}")
+
+
+def _check_pair(call: str, name: str, value) -> tuple[int, int]:
+    """An int or a pair of ints >= 0, as a pair."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    try:
+        first, second = pair
+    except (TypeError, ValueError):
+        raise TypeError(f"{call}: {name} must be an int or a pair of ints, got {value!r}") from None
+    for v in (first, second):
+        _check_count(call, name, v)
+    return int(first), int(second)
+
+
+def _check_model(call: str, model) -> None:
+    if not isinstance(model, Module):
+        raise TypeError(f"{call}: model must be a Module, got {type(model).__name__}")
+
+
+def _check_callable(call: str, name: str, fn) -> None:
+    if not callable(fn):
+        raise TypeError(f"{call}: {name} must be callable, got {type(fn).__name__}")
+
+
+def _check_watch(call: str, watch) -> None:
+    """``watch``: None or a dict label -> (object, name of one of its methods)."""
+    if watch is None:
+        return
+    if not isinstance(watch, dict):
+        raise TypeError(f"{call}: watch must be a dict label -> (object, method name), got {type(watch).__name__}")
+    for label, target in watch.items():
+        if not (isinstance(target, tuple) and len(target) == 2 and isinstance(target[1], str)):
+            raise TypeError(f"{call}: watch[{label!r}] must be an (object, method name) pair, got {target!r}")
+        if not callable(getattr(target[0], target[1], None)):
+            raise ValueError(f"{call}: watch[{label!r}]: {type(target[0]).__name__} has no method {target[1]!r}")
 
 
 # ----------------------------------------------------------------------------- FLOP formulas
@@ -76,6 +122,8 @@ def linear_flops(rows: int, in_features: int, out_features: int, bias: bool = Tr
         >>> linear_flops(1, 64, 32)          # 2 * 64 * 32 + 32
         4128
     """
+    for name, value in (("rows", rows), ("in_features", in_features), ("out_features", out_features)):
+        _check_count("linear_flops", name, value)
     return 2 * rows * in_features * out_features + (rows * out_features if bias else 0)
 
 
@@ -88,8 +136,10 @@ def conv2d_flops(batch: int, in_channels: int, out_channels: int, kernel_size, o
         >>> conv2d_flops(1, 1, 6, (3, 3), (8, 8))   # 6 * 64 pixels * (2 * 9 + 1)
         7296
     """
-    kh, kw = kernel_size
-    oh, ow = out_hw
+    for name, value in (("batch", batch), ("in_channels", in_channels), ("out_channels", out_channels)):
+        _check_count("conv2d_flops", name, value)
+    kh, kw = _check_pair("conv2d_flops", "kernel_size", kernel_size)
+    oh, ow = _check_pair("conv2d_flops", "out_hw", out_hw)
     per_pixel = 2 * in_channels * kh * kw + (1 if bias else 0)
     return batch * out_channels * oh * ow * per_pixel
 
@@ -104,6 +154,8 @@ def attention_flops(batch: int, q_len: int, k_len: int, embed_dim: int) -> int:
         >>> attention_flops(1, 4, 4, 8)      # 2 matmuls * 2 * 4 * 4 * 8
         512
     """
+    for name, value in (("batch", batch), ("q_len", q_len), ("k_len", k_len), ("embed_dim", embed_dim)):
+        _check_count("attention_flops", name, value)
     return 2 * (2 * batch * q_len * k_len * embed_dim)
 
 
@@ -155,6 +207,7 @@ def trace_calls(model):
         >>> [(c.name, c.output.shape) for c in calls]
         [('', (5, 2)), ('0', (5, 3)), ('1', (5, 2))]
     """
+    _check_model("trace_calls", model)
     calls: list[_Call] = []
     wrapped = []
     for name, module in model.named_modules():
@@ -220,8 +273,13 @@ def _direct_parameters(module) -> int:
     return sum(p.data.size for p in module._parameters.values() if p is not None)
 
 
-def _as_input(x):
-    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+def _as_input(x, call: str = "Profiler"):
+    """A model input as a Tensor; refuses what no model computes with (None, strings, objects)."""
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if data.dtype.kind not in "biufc":
+        raise TypeError(f"{call}: inputs must be numbers (an array or Tensor), got {type(x).__name__} "
+                        f"of dtype {data.dtype}")
+    return x if isinstance(x, Tensor) else Tensor(data)
 
 
 # ----------------------------------------------------------------------------- op timing
@@ -235,6 +293,8 @@ def _matmul_flops(a_shape, b_shape) -> int:
     """2 * batch * M * K * N for ``a @ b`` with NumPy's rules (1-D operands promoted, batch dims broadcast)."""
     a = (1,) + tuple(a_shape) if len(a_shape) == 1 else tuple(a_shape)
     b = tuple(b_shape) + (1,) if len(b_shape) == 1 else tuple(b_shape)
+    if a[-1] != b[-2]:
+        raise ValueError(f"inner dimensions {a[-1]} and {b[-2]} differ")
     batch = int(np.prod(np.broadcast_shapes(a[:-2], b[:-2]), dtype=np.int64))
     return 2 * batch * a[-2] * a[-1] * b[-1]
 
@@ -257,6 +317,18 @@ def op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> 
         >>> op_flops("ReLUFunction", ((8, 64),))
         (0, 0)
     """
+    if not isinstance(op, str):
+        raise TypeError(f"op_flops: op must be a primitive's name (a str), got {op!r}")
+    if not isinstance(shapes, (tuple, list)):
+        raise TypeError(f"op_flops: shapes must be a tuple of the input shapes, got {type(shapes).__name__}")
+    try:
+        return _op_flops(op, shapes, kwargs, needs)
+    except (IndexError, TypeError, ValueError) as err:
+        raise ValueError(f"op_flops: shapes {shapes} do not fit {op}: {err}") from None
+
+
+def _op_flops(op: str, shapes: tuple, kwargs: dict | None = None, needs=None) -> tuple[int, int]:
+    """:func:`op_flops` on checked arguments."""
     kwargs = kwargs or {}
     needs = tuple(needs) if needs is not None else (True,) * len(shapes)
     need = lambda i: bool(needs[i]) if i < len(needs) else False  # noqa: E731
@@ -388,6 +460,8 @@ def time_ops(clock=time.perf_counter, watch: dict | None = None):
         >>> ops["LinearFunction"].calls, ops["LinearFunction"].forward_flops
         (1, 48)
     """
+    _check_callable("time_ops", "clock", clock)
+    _check_watch("time_ops", watch)
     stats: dict[str, OpStat] = {}
     inner = [0.0]  # time spent in timed calls nested inside the current one
 
@@ -397,8 +471,11 @@ def time_ops(clock=time.perf_counter, watch: dict | None = None):
         def wrapper(*args, **kwargs):
             inner.append(0.0)
             start = clock()
+            returned = False                   # a call that raised has no shapes worth counting
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                returned = True
+                return result
             finally:
                 elapsed = clock() - start
                 nested = inner.pop()
@@ -408,13 +485,13 @@ def time_ops(clock=time.perf_counter, watch: dict | None = None):
                     stat.backward_seconds += elapsed - nested
                     ctx = args[0]
                     shapes = getattr(ctx, "_profiled_shapes", None)
-                    if shapes is not None:
+                    if shapes is not None and returned:
                         needs = getattr(ctx, "needs_input_grad", None) or (True,) * len(shapes[0])
                         stat.backward_flops += count(*shapes, needs)[1]
                 else:
                     stat.calls += 1
                     stat.forward_seconds += elapsed - nested
-                    if phase == "forward":
+                    if phase == "forward" and returned:
                         shapes = (_shapes(args[1:]), kwargs)
                         stat.forward_flops += count(*shapes, (True,) * len(shapes[0]))[0]
                         try:
@@ -507,6 +584,10 @@ class LatencyReport:
     times: list[float] = field(repr=False)
     warmup: int = 0
 
+    def __post_init__(self):
+        if len(self.times) == 0:
+            raise ValueError("LatencyReport: times is empty; a latency needs at least one timed run")
+
     @property
     def median(self) -> float:
         """Median seconds per call (robust to the odd slow run)."""
@@ -550,10 +631,12 @@ class Profiler:
     """
 
     def __init__(self, clock=time.perf_counter):
+        _check_callable("Profiler", "clock", clock)
         self.clock = clock
 
     def count_parameters(self, model, trainable_only: bool = False) -> int:
         """Number of learned numbers: the sizes of all Parameters (only those requiring grad if asked)."""
+        _check_model("Profiler.count_parameters", model)
         return int(sum(p.data.size for p in model.parameters() if p.requires_grad or not trainable_only))
 
     def profile(self, model, inputs, **forward_kwargs) -> ModelProfile:
@@ -562,8 +645,9 @@ class Profiler:
         ``forward_kwargs`` go to the model's forward, e.g. ``kv_cache=cache`` to profile one
         cached decoding step of a GPT (its attention then counts the cached keys too).
         """
+        _check_model("Profiler.profile", model)
         with no_grad(), trace_calls(model) as calls:
-            model(_as_input(inputs), **forward_kwargs)
+            model(_as_input(inputs, "Profiler.profile"), **forward_kwargs)
         called = {id(c.module) for c in calls}
         rows = [LayerProfile(c.name, type(c.module).__name__, _shape(c.output), _direct_parameters(c.module),
                              _call_flops(c) + _fused_children_flops(c, called), _nbytes(c.output)) for c in calls]
@@ -575,8 +659,9 @@ class Profiler:
 
     def activation_bytes(self, model, inputs) -> int:
         """Bytes of the outputs of every leaf module in one forward pass (what backward would keep)."""
+        _check_model("Profiler.activation_bytes", model)
         with no_grad(), trace_calls(model) as calls:
-            model(_as_input(inputs))
+            model(_as_input(inputs, "Profiler.activation_bytes"))
         return sum(_nbytes(c.output) for c in calls if not any(True for _ in c.module.children()))
 
     def memory(self, model, inputs=None, optimizer=None) -> MemoryReport:
@@ -586,6 +671,10 @@ class Profiler:
         array backward will allocate (same shape and dtype as the parameter). Optimizer state
         is every array in ``optimizer.state`` (Adam's moments appear after its first step).
         """
+        _check_model("Profiler.memory", model)
+        if optimizer is not None and not callable(getattr(optimizer, "step", None)):
+            raise TypeError(f"Profiler.memory: optimizer must be an optimizer (with step()), got "
+                            f"{type(optimizer).__name__}")
         params = list(model.parameters())
         parameters = sum(p.data.nbytes for p in params)
         gradients = sum(_nbytes(p.grad) if p.grad is not None else p.data.nbytes
@@ -616,8 +705,10 @@ class Profiler:
             >>> report["LinearFunction"].forward_flops, report["LinearFunction"].backward_flops
             (32768.0, 32768.0)
         """
-        if repeats < 1 or warmup < 0:
-            raise ValueError(f"Profiler.op_profile: need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+        _check_callable("Profiler.op_profile", "fn", fn)
+        _check_count("Profiler.op_profile", "repeats", repeats, 1)
+        _check_count("Profiler.op_profile", "warmup", warmup)
+        _check_watch("Profiler.op_profile", watch)
         for _ in range(warmup):
             fn(*args)
         with time_ops(self.clock, watch) as stats:
@@ -631,8 +722,9 @@ class Profiler:
 
     def latency(self, fn, *args, warmup: int = 3, repeats: int = 20) -> LatencyReport:
         """Time ``fn(*args)``: ``warmup`` untimed calls, then ``repeats`` calls timed one by one."""
-        if repeats < 1 or warmup < 0:
-            raise ValueError(f"Profiler.latency: need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+        _check_callable("Profiler.latency", "fn", fn)
+        _check_count("Profiler.latency", "repeats", repeats, 1)
+        _check_count("Profiler.latency", "warmup", warmup)
         for _ in range(warmup):
             fn(*args)
         times = []

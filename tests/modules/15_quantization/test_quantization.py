@@ -1,5 +1,5 @@
-"""Module 15 quantization: error bounds (property tests), real int8 storage, integer arithmetic,
-calibration, whole-model conversion and float16 storage."""
+"""Module 15 quantization: observers and qschemes, error bounds (property tests), real int8
+storage, exact integer arithmetic, calibration, whole-model conversion and float16 storage."""
 
 import numpy as np
 import pytest
@@ -14,48 +14,59 @@ from tinytorch.core.random import manual_seed
 from tinytorch.core.spatial import Conv2d, MaxPool2d, conv2d_naive
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.quantization import (
+    EXACT_TERMS,
     Float16Conv2d,
     Float16Linear,
+    MinMaxObserver,
     QuantizedConv2d,
     QuantizedLinear,
-    calibrate,
-    dequantize_int8,
+    int_matmul,
     model_nbytes,
-    params_from_range,
+    per_channel_affine,
+    per_channel_symmetric,
+    per_tensor_affine,
+    per_tensor_symmetric,
     quantize_int8,
     quantize_model,
 )
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=32)
 float_arrays = arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(1, 6)), elements=finite)
+QSCHEMES = [per_tensor_affine, per_tensor_symmetric, per_channel_affine, per_channel_symmetric]
+
+
+def quantize(x, qscheme, ch_axis=0):
+    """quantize_int8 with the parameters an observer of ``qscheme`` calculates from ``x``."""
+    observer = MinMaxObserver(qscheme, ch_axis=ch_axis)
+    observer(x)
+    return quantize_int8(x, *observer.calculate_qparams(), axis=ch_axis if observer.per_channel else None)
 
 
 def _bound(q):
     """Half a quantization step, per element, plus float32 rounding slack."""
-    scale, _ = q.params.shaped(q.values.ndim)
+    scale = q.scale if q.axis is None else q.scale.reshape([-1 if a == q.axis else 1 for a in range(len(q.shape))])
     return scale / 2 * (1 + 1e-5) + 1e-6 * np.abs(scale) * 256
 
 
-@given(float_arrays, st.booleans(), st.sampled_from([None, 0, 1]))
-def test_round_trip_error_is_at_most_half_a_step(x, symmetric, axis):
-    q = quantize_int8(x, symmetric=symmetric, axis=axis)
-    assert q.values.dtype == np.int8 and q.values.shape == x.shape
-    assert np.all(np.abs(dequantize_int8(q) - x) <= _bound(q))
+@given(float_arrays, st.sampled_from(QSCHEMES), st.sampled_from([0, 1]))
+def test_round_trip_error_is_at_most_half_a_step(x, qscheme, ch_axis):
+    q = quantize(x, qscheme, ch_axis)
+    assert q.int_repr().dtype == np.int8 and q.int_repr().shape == x.shape
+    assert np.all(np.abs(q.dequantize() - x) <= _bound(q))
 
 
-@given(float_arrays, st.sampled_from([None, 0]))
-def test_symmetric_codes_stay_in_minus_127_to_127_and_zero_point_is_zero(x, axis):
-    q = quantize_int8(x, symmetric=True, axis=axis)
-    assert q.values.min() >= -127 and q.values.max() <= 127
-    assert np.all(q.params.zero_point == 0)
+@given(float_arrays, st.sampled_from([per_tensor_symmetric, per_channel_symmetric]))
+def test_symmetric_codes_stay_in_minus_127_to_127_and_zero_point_is_zero(x, qscheme):
+    q = quantize(x, qscheme)
+    assert q.int_repr().min() >= -127 and q.int_repr().max() <= 127
+    assert np.all(q.zero_point == 0)
 
 
-@given(float_arrays, st.booleans(), st.sampled_from([None, 1]))
-def test_zero_is_exactly_representable(x, symmetric, axis):
+@given(float_arrays, st.sampled_from(QSCHEMES), st.sampled_from([0, 1]))
+def test_zero_is_exactly_representable(x, qscheme, ch_axis):
     x = x.copy()
     x[0, 0] = 0.0
-    q = quantize_int8(x, symmetric=symmetric, axis=axis)
-    assert dequantize_int8(q)[0, 0] == 0.0
+    assert quantize(x, qscheme, ch_axis).dequantize()[0, 0] == 0.0
 
 
 @given(arrays(np.float32, 20, elements=st.floats(0, 100, width=32)))
@@ -63,44 +74,83 @@ def test_affine_uses_the_whole_code_range_on_one_sided_data(x):
     x = np.append(x, np.float32(0.0))  # the range [0, max] always includes 0
     if x.max() == 0:
         return
-    q = quantize_int8(x, symmetric=False)
-    assert q.values.min() == -128 and q.values.max() == 127
+    q = quantize(x, per_tensor_affine)
+    assert q.int_repr().min() == -128 and q.int_repr().max() == 127
 
 
 def test_per_channel_keeps_small_rows_precise_where_per_tensor_crushes_them():
     rng = np.random.default_rng(0)
     w = np.stack([rng.standard_normal(64) * 10, rng.standard_normal(64) * 0.01]).astype(np.float32)
-    per_tensor = np.abs(dequantize_int8(quantize_int8(w)) - w)[1].max()
-    per_channel = np.abs(dequantize_int8(quantize_int8(w, axis=0)) - w)[1].max()
+    per_tensor = np.abs(quantize(w, per_tensor_symmetric).dequantize() - w)[1].max()
+    per_channel = np.abs(quantize(w, per_channel_symmetric).dequantize() - w)[1].max()
     assert per_channel < per_tensor / 100
 
 
-def test_values_outside_the_calibrated_range_saturate():
-    params = calibrate(np.array([-1.0, 1.0], np.float32))
-    q = quantize_int8(np.array([5.0, -5.0, 0.5], np.float32), params=params)
-    assert q.values.tolist() == [127, -127, 64]
+def test_values_outside_the_observed_range_saturate():
+    observer = MinMaxObserver(per_tensor_symmetric)
+    observer(np.array([-1.0, 1.0], np.float32))
+    q = quantize_int8(np.array([5.0, -5.0, 0.5], np.float32), *observer.calculate_qparams())
+    assert q.int_repr().tolist() == [127, -128, 64]   # the int8 range; inside the range codes stay in +-127
 
 
-def test_calibrating_on_batches_equals_calibrating_on_all_data():
+def test_observing_batches_equals_observing_all_data():
     rng = np.random.default_rng(1)
     batches = [rng.standard_normal((4, 3)).astype(np.float32) * s for s in (1, 5, 2)]
-    for symmetric in (True, False):
-        for axis in (None, 1):
-            a = calibrate(batches, symmetric, axis)
-            b = calibrate(np.concatenate(batches), symmetric, axis)
-            np.testing.assert_array_equal(a.scale, b.scale)
-            np.testing.assert_array_equal(a.zero_point, b.zero_point)
+    for qscheme in QSCHEMES:
+        one_by_one, at_once = MinMaxObserver(qscheme, ch_axis=1), MinMaxObserver(qscheme, ch_axis=1)
+        for batch in batches:
+            assert one_by_one(batch) is batch            # the observer passes its input through
+        at_once(np.concatenate(batches))
+        for a, b in zip(one_by_one.calculate_qparams(), at_once.calculate_qparams()):
+            np.testing.assert_array_equal(a, b)
 
 
-def test_params_from_range_by_hand():
-    p = params_from_range(-1.0, 3.0, symmetric=False)
-    assert p.scale == np.float32(4 / 255) and int(p.zero_point) == round(-128 + 1 / (4 / 255))
-    assert float(params_from_range(0.0, 0.0).scale) == 1.0   # all zeros: any scale works, no division by 0
+def test_calculate_qparams_by_hand():
+    observer = MinMaxObserver(per_tensor_affine)
+    observer(np.array([-1.0, 3.0], np.float32))
+    scale, zero_point = observer.calculate_qparams()
+    assert scale == np.float32(4 / 255) and int(zero_point) == round(-128 + 1 / (4 / 255))
+    assert scale.dtype == np.float32 and zero_point.dtype == np.int32 and scale.shape == ()
+    zeros = MinMaxObserver(per_tensor_symmetric)
+    zeros(np.zeros(3, np.float32))
+    assert float(zeros.calculate_qparams()[0]) == 1.0   # all zeros: any scale works, no division by 0
+    per_channel = MinMaxObserver(per_channel_affine, ch_axis=0)
+    per_channel(np.array([[0.0, 2.55], [-1.0, 1.0]], np.float32))
+    scale, zero_point = per_channel.calculate_qparams()
+    np.testing.assert_allclose(scale, [0.01, 2 / 255], rtol=1e-6)
+    assert zero_point.tolist() == [-128, 0] and scale.shape == (2,)
 
 
-def test_quantize_rejects_integer_input():
-    with pytest.raises(TypeError, match="floating point"):
-        quantize_int8(np.arange(4))
+# ----------------------------------------------------------------------------- exact integer products
+
+def int64_product(a, b):
+    return a.astype(np.int64) @ b.astype(np.int64)
+
+
+@pytest.mark.parametrize("k", [1, 7, EXACT_TERMS, EXACT_TERMS + 1, 3 * EXACT_TERMS + 5, 4000])
+def test_int_matmul_is_exact_on_random_codes_and_on_the_worst_case(k):
+    rng = np.random.default_rng(k)
+    a = rng.integers(-255, 256, (5, k)).astype(np.float32)       # shifted input codes
+    b = rng.integers(-128, 128, (k, 3)).astype(np.float32)       # int8 weight codes
+    assert np.array_equal(int_matmul(a, b), int64_product(a, b))
+    # worst case: every product at its largest magnitude, all of one sign, or alternating signs
+    a_max = np.full((2, k), 255.0, np.float32)
+    for b_max in (np.full((k, 2), -128.0, np.float32), np.full((k, 2), 127.0, np.float32)):
+        assert np.array_equal(int_matmul(a_max, b_max), int64_product(a_max, b_max))
+    a_alt = np.where(np.arange(k) % 2 == 0, 255.0, -255.0).astype(np.float32)[None]
+    assert np.array_equal(int_matmul(a_alt, np.full((k, 1), -128.0, np.float32)),
+                          int64_product(a_alt, np.full((k, 1), -128.0)))
+
+
+def test_a_total_no_float32_can_hold_comes_back_exact():
+    """Why the blocks and the float64 between them: an odd integer above 2**24 is no float32."""
+    k = 4000
+    a = np.full((1, k), 255.0, np.float32)
+    b = np.full((k, 1), 127.0, np.float32)
+    a[0, 0] = 254.0   # makes the exact total odd
+    exact = int(int64_product(a, b)[0, 0])
+    assert exact > 2 ** 24 and exact % 2 == 1 and int(np.float32(exact)) != exact
+    assert int(int_matmul(a, b)[0, 0]) == exact
 
 
 # ----------------------------------------------------------------------------- layers
@@ -110,6 +160,17 @@ def _layer_and_input(seed=0):
     layer = Linear(48, 20)
     x = np.random.default_rng(seed).random((7, 48), dtype=np.float32)
     return layer, x
+
+
+def _qparams(x, qscheme=per_tensor_affine):
+    observer = MinMaxObserver(qscheme)
+    observer(x)
+    return observer.calculate_qparams()
+
+
+def _centred_input_codes(x, qparams):
+    scale, zero_point = qparams
+    return quantize_int8(x, scale, zero_point).int_repr().astype(np.int64) - int(zero_point)
 
 
 def test_quantized_linear_stores_int8_weights_a_quarter_of_float32():
@@ -125,46 +186,46 @@ def test_quantized_linear_stores_int8_weights_a_quarter_of_float32():
 
 def test_quantized_linear_is_the_integer_formula_and_close_to_float():
     layer, x = _layer_and_input()
-    params = calibrate(x, symmetric=False)
-    q = QuantizedLinear.from_float(layer, params)
+    qparams = _qparams(x)
+    q = QuantizedLinear.from_float(layer, qparams)
     out = q(Tensor(x)).data
-    # Independent recomputation: int8 codes of the input, centred, exact integer products.
-    xq = quantize_int8(x, params=params).values.astype(np.int64) - int(params.zero_point)
-    exact = (xq @ q.weight.data.astype(np.int64).T) * (params.scale * q.weight_scale.data) + layer.bias.data
+    # Independent recomputation: int8 codes of the input, centred, exact integer products in int64.
+    xq = _centred_input_codes(x, qparams)
+    exact = (xq @ q.weight.data.astype(np.int64).T) * (qparams[0] * q.weight_scale.data) + layer.bias.data
     np.testing.assert_allclose(out, exact, rtol=1e-6, atol=1e-6)
     reference = x @ layer.weight.data.T + layer.bias.data
-    step = float(params.scale) * np.abs(layer.weight.data).sum(1).max() + np.abs(x).sum(1).max() * q.weight_scale.data.max()
+    step = float(qparams[0]) * np.abs(layer.weight.data).sum(1).max() + np.abs(x).sum(1).max() * q.weight_scale.data.max()
     assert np.abs(out - reference).max() <= step  # within one step of error per product, summed
 
 
-def test_integer_matmul_accumulates_in_int32(monkeypatch):
-    layer, x = _layer_and_input()
-    q = QuantizedLinear.from_float(layer)
-    seen = []
-    original = np.matmul
-
-    def spy(a, b, *args, **kwargs):
-        seen.append((a.dtype, b.dtype))
-        return original(a, b, *args, **kwargs)
-
-    monkeypatch.setattr(np, "matmul", spy)
-    q(Tensor(x))
-    assert (np.dtype(np.int32), np.dtype(np.int32)) in seen
+def test_quantized_linear_accumulates_exactly_beyond_one_float32_block():
+    """Integer weights of scale 1 and an input of scale 1: the output is the integer sum itself."""
+    k = 3 * EXACT_TERMS
+    weight = np.full((2, k), 127.0, np.float32)
+    weight[1, ::2] = -127.0                                 # row 1 alternates: a small exact total
+    x = np.full((1, k), 255.0, np.float32)                  # code 255 + (-128) = 127; centred: 255
+    q = QuantizedLinear(weight, input_qparams=(np.float32(1.0), np.int32(-128)))
+    assert np.array_equal(q.weight.data, weight.astype(np.int8)) and np.all(q.weight_scale.data == 1.0)
+    codes = np.full(k, 255, np.int64)
+    exact = codes @ weight.astype(np.int64).T
+    assert exact[0] > 2 ** 24
+    np.testing.assert_array_equal(q(Tensor(x)).data[0], exact.astype(np.float32))
 
 
 def test_static_and_dynamic_input_quantization():
     layer, x = _layer_and_input()
-    static = QuantizedLinear.from_float(layer, calibrate(x, symmetric=False))
+    static = QuantizedLinear.from_float(layer, _qparams(x))
     dynamic = QuantizedLinear.from_float(layer)
-    assert static.input_params is not None and dynamic.input_params is None
+    assert static.input_qparams is not None and dynamic.input_qparams is None
     np.testing.assert_allclose(static(Tensor(x)).data, dynamic(Tensor(x)).data, rtol=1e-6)  # same range here
     assert "static" in repr(static) and "dynamic" in repr(dynamic)
 
 
-def test_quantized_linear_rejects_a_wrong_input_width():
-    q = QuantizedLinear.from_float(_layer_and_input()[0])
-    with pytest.raises(ValueError, match=r"QuantizedLinear: expected input \(\*, 48\)"):
-        q(Tensor(np.zeros((2, 47), np.float32)))
+def test_per_tensor_weights_have_one_scale():
+    layer, x = _layer_and_input()
+    q = QuantizedLinear.from_float(layer, weight_qscheme=per_tensor_symmetric)
+    assert len(set(q.weight_scale.data.tolist())) == 1
+    assert np.abs(q(Tensor(x)).data - (x @ layer.weight.data.T + layer.bias.data)).max() < 0.05
 
 
 def test_quantized_linear_keeps_leading_dimensions():
@@ -177,17 +238,31 @@ def test_quantized_conv2d_equals_the_integer_convolution_and_is_close_to_float()
     manual_seed(3)
     conv = Conv2d(3, 5, 3, stride=2, padding=1)
     x = np.random.default_rng(3).random((2, 3, 9, 8), dtype=np.float32)
-    params = calibrate(x, symmetric=False)
-    q = QuantizedConv2d.from_float(conv, params)
+    qparams = _qparams(x)
+    q = QuantizedConv2d.from_float(conv, qparams)
     assert q.weight.data.dtype == np.int8 and q.weight.data.nbytes * 4 == conv.weight.data.nbytes
     out = q(Tensor(x)).data
-    xq = (quantize_int8(x, params=params).values.astype(np.int64) - int(params.zero_point)).astype(np.float64)
+    xq = _centred_input_codes(x, qparams).astype(np.float64)
     integer = conv2d_naive(xq, q.weight.data.astype(np.float64), None, 2, 1)  # exact in float64
-    exact = integer * (params.scale * q.weight_scale.data).reshape(1, -1, 1, 1) + conv.bias.data.reshape(1, -1, 1, 1)
+    exact = integer * (qparams[0] * q.weight_scale.data).reshape(1, -1, 1, 1) + conv.bias.data.reshape(1, -1, 1, 1)
     np.testing.assert_allclose(out, exact, rtol=1e-5, atol=1e-5)
     with no_grad():
         reference = conv(Tensor(x)).data
     assert np.abs(out - reference).max() < 0.05
+
+
+@pytest.mark.parametrize("channels, kernel", [(60, 3), (2, 23)])
+def test_quantized_conv2d_is_exact_when_one_output_sums_more_than_exact_terms(channels, kernel):
+    """60 * 3 * 3 = 540 and 2 * 23 * 23 = 1058 products per output: channel blocks, or float64."""
+    assert channels * kernel * kernel > EXACT_TERMS
+    rng = np.random.default_rng(channels)
+    weight = rng.integers(-127, 128, (2, channels, kernel, kernel)).astype(np.float32)
+    weight[:, 0, 0, 0] = 127.0                               # every row's largest |w| is 127: scale 1
+    x = rng.integers(-128, 128, (1, channels, kernel + 1, kernel + 1)).astype(np.float32)
+    q = QuantizedConv2d(weight, padding=1, input_qparams=(np.float32(1.0), np.int32(0)))
+    assert np.all(q.weight_scale.data == 1.0)
+    exact = conv2d_naive(x.astype(np.int64), weight.astype(np.int64), None, 1, 1)
+    np.testing.assert_array_equal(q(Tensor(x)).data, exact.astype(np.float32))
 
 
 def test_float16_layers_halve_the_bytes_and_stay_close():
@@ -220,7 +295,7 @@ def test_quantize_model_replaces_every_weight_layer_and_leaves_the_original_alon
                                              "MaxPool2d", "Flatten", "QuantizedLinear"]
     assert all(np.array_equal(a, p.data) for a, p in zip(before, model.parameters()))
     assert all(type(m).__name__ != "QuantizedLinear" for m in model)
-    assert all(m.input_params is not None for m in q if hasattr(m, "int_weight"))
+    assert all(m.input_qparams is not None for m in q if hasattr(m, "int_weight"))
     # int8 weights: 1558 bytes; float32 biases and per-channel scales: 2 * 32 * 4; 3 input (scale, zero point) pairs.
     assert model_nbytes(model) == 1590 * 4
     assert model_nbytes(q) == 1558 + 2 * 32 * 4 + 3 * 8
@@ -232,15 +307,15 @@ def test_calibration_records_each_layers_own_input_range():
     model = lenet()
     images = np.random.default_rng(0).random((16, 1, 8, 8), dtype=np.float32) * 2
     q = quantize_model(model, images)
-    first = q[0].input_params
-    assert float(first.scale) == pytest.approx(float(images.max()) / 255, rel=1e-6)  # min 0, affine
-    assert int(first.zero_point) == -128
-    assert float(q[3].input_params.scale) != float(first.scale)  # the second conv sees ReLU-pooled features
+    scale, zero_point = q[0].input_qparams
+    assert float(scale) == pytest.approx(float(images.max()) / 255, rel=1e-6)  # min 0, affine
+    assert int(zero_point) == -128
+    assert float(q[3].input_qparams[0]) != float(scale)  # the second conv sees ReLU-pooled features
 
 
-def test_quantize_model_float16_and_bad_dtype():
+def test_quantize_model_float16_and_per_tensor_weights():
     model = lenet()
     half = quantize_model(model, dtype="float16")
     assert model_nbytes(half) * 2 == model_nbytes(model)
-    with pytest.raises(ValueError, match="int8' or 'float16"):
-        quantize_model(model, dtype="int4")
+    per_tensor = quantize_model(model, weight_qscheme=per_tensor_symmetric)
+    assert all(len(set(m.weight_scale.data.tolist())) == 1 for m in per_tensor if hasattr(m, "int_weight"))

@@ -23,14 +23,18 @@ from tinytorch.perf.compression import (
     BitmaskArray,
     CSRMatrix,
     DistillationLoss,
+    L1Unstructured,
+    MaskedOptimizer,
     SparseLinear,
     SparseQuantizedConv2d,
     SparseQuantizedLinear,
     distillation_loss,
+    global_unstructured,
+    l1_unstructured,
     low_rank_linear,
     low_rank_model,
-    magnitude_prune,
-    prunable_weights,
+    parameters_to_prune,
+    remove,
     sparsify_model,
     sparsity,
     structured_prune,
@@ -65,43 +69,61 @@ def forward(model, x):
 
 # ----------------------------------------------------------------------------- magnitude pruning
 
-@pytest.mark.parametrize("amount", [0.0, 0.3, 0.5, 0.9])
-def test_layer_pruning_zeroes_exactly_the_smallest_fraction_of_every_layer(amount):
+def prune_each_layer(model, amount):
+    for layer, name in parameters_to_prune(model):
+        l1_unstructured(layer, name=name, amount=amount)
+    return model
+
+
+def weights(model):
+    return [getattr(layer, name) for layer, name in parameters_to_prune(model)]
+
+
+@pytest.mark.parametrize("amount", [0.0, 0.3, 0.5, 0.9, 1.0])
+def test_l1_unstructured_zeroes_exactly_the_smallest_fraction_of_every_layer(amount):
     model = lenet()
-    original = {name: np.abs(w.data).copy() for name, w in prunable_weights(model)}
-    masks = magnitude_prune(model, amount)
-    for name, weight in prunable_weights(model):
+    original = [np.abs(w.data).copy() for w in weights(model)]
+    prune_each_layer(model, amount)
+    for (layer, _), weight, before in zip(parameters_to_prune(model), weights(model), original):
         pruned = weight.data == 0
         assert pruned.sum() == round(amount * weight.data.size)
         if 0 < pruned.sum() < weight.data.size:
-            assert original[name][pruned].max() <= original[name][~pruned].min()
-    assert masks.sparsity() == pytest.approx(sum(round(amount * w.data.size) for _, w in prunable_weights(model))
-                                             / sum(w.data.size for _, w in prunable_weights(model)))
+            assert before[pruned].max() <= before[~pruned].min()
+        mask = dict(layer.named_buffers())["weight_mask"]           # the mask stays on the module, as in torch
+        assert mask.dtype == np.bool_ and np.array_equal(mask.data, ~pruned)
+    assert sparsity(model) == pytest.approx(sum(round(amount * w.data.size) for w in weights(model))
+                                            / sum(w.data.size for w in weights(model)))
+
+
+def test_amount_counts_entries_and_pruning_again_prunes_among_the_survivors():
+    layer = Linear(10, 4)
+    l1_unstructured(layer, amount=3)                                  # an int is a count, as in torch
+    assert (layer.weight.data == 0).sum() == 3
+    l1_unstructured(layer, amount=0.5)                                # half of the 37 left: 18 more (round half even)
+    assert (layer.weight.data == 0).sum() == 3 + round(0.5 * 37) and layer.weight_mask.data.sum() == 40 - 21
+    assert np.array_equal(layer.weight_mask.data, layer.weight.data != 0)
 
 
 def test_global_pruning_uses_one_threshold_and_an_exact_total():
     model = lenet()
-    magnitudes = np.concatenate([np.abs(w.data).ravel() for _, w in prunable_weights(model)])
-    magnitude_prune(model, 0.6, scope="global")
-    weights = np.concatenate([w.data.ravel() for _, w in prunable_weights(model)])
-    assert (weights == 0).sum() == round(0.6 * weights.size)
-    assert magnitudes[weights == 0].max() <= magnitudes[weights != 0].min()
-    per_layer = [float((w.data == 0).mean()) for _, w in prunable_weights(model)]
+    magnitudes = np.concatenate([np.abs(w.data).ravel() for w in weights(model)])
+    global_unstructured(parameters_to_prune(model), pruning_method=L1Unstructured, amount=0.6)
+    flat = np.concatenate([w.data.ravel() for w in weights(model)])
+    assert (flat == 0).sum() == round(0.6 * flat.size)
+    assert magnitudes[flat == 0].max() <= magnitudes[flat != 0].min()
+    per_layer = [float((w.data == 0).mean()) for w in weights(model)]
     assert max(per_layer) - min(per_layer) > 0.05  # layers lose different fractions
-    assert sparsity(model) == pytest.approx(round(0.6 * weights.size) / weights.size)
+    assert sparsity(model) == pytest.approx(round(0.6 * flat.size) / flat.size)
+    assert all(np.array_equal(layer.weight_mask.data, layer.weight.data != 0) for layer, _ in parameters_to_prune(model))
 
 
-def test_pruning_leaves_biases_alone_and_rejects_bad_arguments():
+def test_pruning_leaves_biases_alone_unless_asked():
     model = mlp()
     biases = [model[1].bias.data.copy(), model[3].bias.data.copy()]
-    magnitude_prune(model, 0.5)
+    prune_each_layer(model, 0.5)
     assert np.array_equal(biases[0], model[1].bias.data) and np.array_equal(biases[1], model[3].bias.data)
-    with pytest.raises(ValueError, match="amount"):
-        magnitude_prune(model, 1.0)
-    with pytest.raises(ValueError, match="scope"):
-        magnitude_prune(model, 0.5, scope="row")
-    with pytest.raises(ValueError, match="no Linear or Conv2d"):
-        magnitude_prune(Sequential(ReLU()), 0.5)
+    l1_unstructured(model[1], name="bias", amount=0.25)
+    assert (model[1].bias.data == 0).sum() == 32 and model[1].bias_mask.data.sum() == 96
 
 
 def _train(model, optimizer, steps=25):
@@ -114,24 +136,32 @@ def _train(model, optimizer, steps=25):
 
 
 def test_pruned_weights_stay_zero_through_masked_training_and_move_without_the_mask():
-    masked, unmasked = lenet(), lenet()
-    masks = magnitude_prune(masked, 0.5)
-    pruned = {name: w.data.copy() for name, w in prunable_weights(masked)}
-    zeros = {name: w.data == 0 for name, w in prunable_weights(masked)}
-    magnitude_prune(unmasked, 0.5)
-    _train(masked, masks.wrap(Adam(masked.parameters(), lr=1e-2)))
+    masked, unmasked = prune_each_layer(lenet(), 0.5), prune_each_layer(lenet(), 0.5)
+    pruned = [w.data.copy() for w in weights(masked)]
+    zeros = [w.data == 0 for w in weights(masked)]
+    _train(masked, MaskedOptimizer(Adam(masked.parameters(), lr=1e-2), masked))
     _train(unmasked, Adam(unmasked.parameters(), lr=1e-2))
-    for name, weight in prunable_weights(masked):
-        assert np.all(weight.data[zeros[name]] == 0)
-        assert np.any(weight.data[~zeros[name]] != pruned[name][~zeros[name]])  # the survivors did train
+    for weight, before, zero in zip(weights(masked), pruned, zeros):
+        assert np.all(weight.data[zero] == 0)
+        assert np.any(weight.data[~zero] != before[~zero])  # the survivors did train
     assert sparsity(masked) == 0.5
     assert sparsity(unmasked) < 0.1  # without the mask, Adam revives the pruned weights
 
 
+def test_remove_makes_the_pruning_final():
+    model = prune_each_layer(mlp(), 0.5)
+    for layer, name in parameters_to_prune(model):
+        assert remove(layer, name) is layer
+        assert "weight_mask" not in dict(layer.named_buffers())
+    assert sparsity(model) == 0.5                                     # the zeros stay
+    _train(model, MaskedOptimizer(Adam(model.parameters(), lr=1e-2), model), steps=3)
+    assert sparsity(model) < 0.1                                      # nothing holds them any more
+
+
 def test_masked_optimizer_passes_the_learning_rate_through():
-    model = mlp()
+    model = prune_each_layer(mlp(), 0.5)
     inner = Adam(model.parameters(), lr=1e-3)
-    wrapped = magnitude_prune(model, 0.5).wrap(inner)
+    wrapped = MaskedOptimizer(inner, model)
     wrapped.lr = 0.5
     assert inner.lr == 0.5 and wrapped.params is inner.params
 
@@ -162,6 +192,13 @@ def test_structured_pruning_removes_conv_channels_through_the_flatten():
     assert small[0].weight.shape == (3, 1, 3, 3) and small[3].weight.shape == (8, 3, 3, 3)
     assert small[7].weight.shape == (10, 32) and small[3].in_channels == 3
     np.testing.assert_allclose(forward(small, x), forward(model, x), rtol=1e-5, atol=1e-6)
+
+
+def test_structured_pruning_of_a_pruned_model_leaves_no_stale_masks():
+    model = prune_each_layer(mlp(), 0.5)
+    small = structured_prune(model, 0.5)
+    assert all("weight_mask" not in dict(layer.named_buffers()) for layer, _ in parameters_to_prune(small))
+    _train(small, MaskedOptimizer(Adam(small.parameters(), lr=1e-2), small), steps=1)   # no mask of the old shapes
 
 
 def test_structured_pruning_refuses_layers_it_cannot_see_through():
@@ -199,10 +236,38 @@ def test_csr_matmul_equals_the_dense_product(dense):
     np.testing.assert_allclose(CSRMatrix.from_dense(dense).matmul(other), dense @ other, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("density", [0.005, 0.03, 0.2, 0.7])
+def test_csr_matmul_both_ways_equal_the_dense_product(density):
+    """Below one value in 16 per row the product uses the stored values alone (padded rows);
+    denser matrices are unpacked for BLAS. Empty rows, a vector and a batch, both ways."""
+    rng = np.random.default_rng(int(density * 1000))
+    dense = rng.standard_normal((40, 512)).astype(np.float32)
+    dense[rng.random(dense.shape) > density] = 0.0
+    dense[[3, 17]] = 0.0                                            # empty rows
+    csr = CSRMatrix.from_dense(dense)
+    sparse_way = np.diff(csr.indptr).max() * 16 <= 512
+    assert sparse_way == (density < 0.05)
+    for other in (rng.standard_normal((512, 7)).astype(np.float32), rng.standard_normal(512)):
+        product = csr.matmul(other)
+        assert product.shape == (dense @ other).shape and product.dtype == np.result_type(dense, other)
+        np.testing.assert_allclose(product, dense @ other, rtol=1e-5, atol=1e-4)
+    empty = CSRMatrix.from_dense(np.zeros((3, 5), np.float32))
+    assert np.array_equal(empty.matmul(np.ones((5, 2), np.float32)), np.zeros((3, 2)))
+
+
+@pytest.mark.parametrize("kept", [0.02, 0.5])
+def test_bitmask_unpacks_the_same_both_ways(kept):
+    """Under 1 in 10 kept the values are written through the mask, above they are gathered."""
+    rng = np.random.default_rng(7)
+    dense = np.where(rng.random((33, 17)) < kept, rng.standard_normal((33, 17)), 0.0).astype(np.float32)
+    packed = BitmaskArray.from_dense(dense)
+    assert np.array_equal(packed.to_dense(), dense) and packed.to_dense().dtype == np.float32
+    assert np.array_equal(packed.mask(), dense != 0)
+
+
 def test_sparse_linear_matches_dense_and_shrinks_bytes_at_high_sparsity():
     manual_seed(0)
-    layer = Linear(128, 64)
-    magnitude_prune(layer, 0.9)
+    layer = l1_unstructured(Linear(128, 64), amount=0.9)
     x = np.random.default_rng(0).random((5, 128), dtype=np.float32)
     for fmt in ("csr", "bitmask"):
         sparse = SparseLinear.from_dense(layer, fmt)
@@ -214,8 +279,7 @@ def test_sparse_linear_matches_dense_and_shrinks_bytes_at_high_sparsity():
 
 
 def test_sparse_int8_layers_compute_exactly_what_the_dense_int8_layers_compute():
-    model = lenet()
-    magnitude_prune(model, 0.5)
+    model = prune_each_layer(lenet(), 0.5)
     x = images()
     int8 = quantize_model(model, x)
     sparse = sparsify_model(int8)
