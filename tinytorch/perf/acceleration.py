@@ -118,7 +118,6 @@ class FusedGELU(Function):
         ctx.save_for_backward(x, t)
         return out
 
-    # tito: module 18
     @staticmethod
     def backward(ctx, grad_output):
         x, t = ctx.saved_tensors
@@ -205,7 +204,6 @@ class FusedSoftmaxCrossEntropy(Function):
         ctx.save_for_backward(exp / total, targets)
         return np.asarray(loss, dtype=logits.dtype)
 
-    # tito: module 18
     @staticmethod
     def backward(ctx, grad_output):
         softmax, targets = ctx.saved_tensors

@@ -129,7 +129,6 @@ class FusedSelfAttention(Function):
         ctx.scale = scale
         return _merge_heads(out)
 
-    # tito: module 18
     @staticmethod
     def backward(ctx, g):
         q, k, v, weights, keep, out = ctx.saved_tensors
@@ -209,7 +208,6 @@ class FusedLayerNormFunction(Function):
             out += bias
         return out
 
-    # tito: module 18
     @staticmethod
     def backward(ctx, g):
         xhat, rstd, weight = ctx.saved_tensors
@@ -290,7 +288,6 @@ class FusedMLPFunction(Function):
         ctx.activation, ctx.shape = activation, x.shape
         return out.reshape(*x.shape[:-1], w2.shape[0])
 
-    # tito: module 18
     @staticmethod
     def backward(ctx, g):
         rows, w1, w2, h, t, a = ctx.saved_tensors
