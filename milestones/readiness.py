@@ -14,6 +14,7 @@ This imports the reader's code, so it runs where that is safe: in a chapter's ke
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import json
@@ -78,12 +79,17 @@ def _earlier_module_not_written(exc: ModuleNotFoundError, mod: registry.Module, 
     return None
 
 
+@functools.lru_cache(maxsize=None)
+def _functions_to_write(number: int) -> int:
+    """How many functions module ``number`` asks of the reader: the stubs ``tito init`` writes for it."""
+    return sum(skeleton.stub_count((registry.BOOK_ROOT / path).read_text()) for path in registry.module(number).files
+               if path not in registry.SCAFFOLDING and (registry.BOOK_ROOT / path).exists())
+
+
 def _stubs_left(mod: registry.Module, root: Path) -> tuple[int, int]:
     """(stubs still in the reader's files of ``mod``, functions the module has to write in all)."""
     left = sum((root / path).read_text().count(STUB_MARK) for path in mod.files if (root / path).exists())
-    total = sum(skeleton.stub_count((registry.BOOK_ROOT / path).read_text()) for path in mod.files
-                if path not in registry.SCAFFOLDING and (registry.BOOK_ROOT / path).exists())
-    return left, max(total, left)
+    return left, (max(_functions_to_write(mod.number), left) if left else 0)
 
 
 def _error(number: int, exc: BaseException, root: Path) -> ModuleState:

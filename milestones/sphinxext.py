@@ -176,26 +176,46 @@ def _log_file(app: Sphinx) -> Path:
     return Path(app.outdir).parent / "execution.log"
 
 
-def _run_chapters_first(app: Sphinx, env, docnames: list[str]) -> None:
-    """Before Sphinx reads anything: run the chapters it will read, in parallel (:mod:`milestones.execute`)."""
-    ran = execute.run_chapters(env, docnames, app.config.tinytorch_settings["cache"],
-                               app.config.nb_execution_timeout, execute.jobs())
-    app.env.tinytorch_ran_first = set(ran)
-    app.env.tinytorch_unfinished = [run for run in ran.values() if run.error is not None]
-    for run in app.env.tinytorch_unfinished:
+def _start_chapters(app: Sphinx, env, docnames: list[str]) -> None:
+    """As Sphinx starts reading: run the chapters it will read in parallel (:mod:`milestones.execute`),
+    and read the other pages first, then the chapters in the order they should finish."""
+    app.tinytorch_runs = execute.ChapterRuns(env, docnames, app.config.tinytorch_settings["cache"],
+                                             app.config.nb_execution_timeout, execute.jobs())
+    app.tinytorch_runs.reading_order(docnames)
+    env.tinytorch_unfinished = []
+
+
+def _wait_for_chapter(app: Sphinx, docname: str) -> bool:
+    """Before Sphinx reads a chapter that is running: wait for it; note a chapter that did not finish.
+    False when it did not run after all (its worker died): myst-nb runs it now."""
+    run = app.tinytorch_runs.wait(docname)
+    if run is not None and run.error is not None:
+        app.env.tinytorch_unfinished.append(run)
         _note_crash(app, run.docname, run.error)
+    return run is not None
+
+
+def _chapters_done(app: Sphinx, env) -> list[str]:
+    """Every page is read: the workers stop (a chapter no page read is waited for too)."""
+    for run in app.tinytorch_runs.close().values():
+        if run.error is not None and run not in env.tinytorch_unfinished:
+            env.tinytorch_unfinished.append(run)
+            _note_crash(app, run.docname, run.error)
+    return []
 
 
 def _reported_before(app: Sphinx, docname: str) -> bool:
     """Was this chapter run (and reported) before Sphinx read it?"""
-    return docname in getattr(app.env, "tinytorch_ran_first", ())
+    runs = getattr(app, "tinytorch_runs", None)
+    return runs is not None and (docname in runs.runs or docname in runs.futures)
 
 
 def _announce_chapter(app: Sphinx, docname: str, source: list[str]) -> None:
-    """Before a chapter is read (and maybe executed): say so, since it can take a while."""
-    if docname in CHAPTER_DOCS and not _reported_before(app, docname):
-        app.env.tinytorch_started = time.time()
-        print(f"  {docname}.md ...", end="", flush=True)
+    """Before a chapter is read: wait for its run, or (when myst-nb runs it now) say so, since it can take a while."""
+    if docname not in CHAPTER_DOCS or (_reported_before(app, docname) and _wait_for_chapter(app, docname)):
+        return
+    app.env.tinytorch_started = time.time()
+    print(f"  {docname}.md ...", end="", flush=True)
 
 
 def _report_chapter(app: Sphinx, doctree: nodes.document) -> None:
@@ -263,6 +283,8 @@ def _note_build_start(app: Sphinx) -> None:
 
 def _verdict(app: Sphinx, exception) -> None:
     """Print the scoreboard; under STRICT fail the build with one line per problem."""
+    if getattr(app, "tinytorch_runs", None) is not None:
+        app.tinytorch_runs.stop()  # after an error in Sphinx itself, no kernel outlives the build
     execute.forget(app.config.tinytorch_settings["cache"], getattr(app.env, "tinytorch_unfinished", ()))
     if exception is not None or app.builder.format != "html":
         return
@@ -301,7 +323,8 @@ def setup(app: Sphinx) -> dict:
     app.connect("env-get-outdated", _always_reread)
     app.connect("doctree-resolved", _fill_scoreboard)
     app.connect("builder-inited", _note_build_start)
-    app.connect("env-before-read-docs", _run_chapters_first)
+    app.connect("env-before-read-docs", _start_chapters)
+    app.connect("env-updated", _chapters_done)
     app.connect("source-read", _announce_chapter)
     app.connect("doctree-read", _report_chapter)
     app.connect("build-finished", _verdict)
