@@ -4,7 +4,11 @@
   judge skips the cells after it, so nothing else may share that cell;
 - the setup cells before the first ``begin`` do not import tinytorch (a reader's missing module
   must lock a part, not crash the chapter);
-- every criterion of every part is checked somewhere in the chapter;
+- every criterion of every part is checked somewhere in the chapter, and a criterion that
+  others require (``Criterion.requires``: causality, a cache that keeps the tokens) is
+  checked before them, so that when it fails they read "not run" instead of a value;
+- every trained model is graded for backprop: each chapter that calls ``.backward()``, or
+  trains with a ``Trainer``, checks ``judge.check_backprop`` in every part that trains;
 - the jupytext front matter names the python3 kernel (no kernelspec, no launch buttons).
 """
 
@@ -76,6 +80,42 @@ def test_every_criterion_is_checked(stone):
                for name in ("check", "check_backprop") for call in calls(source, name)}
     expected = {c.key for part in stone.parts for c in part.criteria}
     assert expected <= checked, f"{stone.chapter} never checks {sorted(expected - checked)}"
+
+
+def checked_in_order(stone: registry.Milestone) -> list[str]:
+    """The criterion keys the chapter checks, in the order its cells (and the calls in a cell) run."""
+    keys = []
+    for source in code_cells(stone):
+        found = [call for name in ("check", "check_backprop") for call in calls(source, name)]
+        keys += [call.args[0].value for call in sorted(found, key=lambda call: (call.lineno, call.col_offset))]
+    return keys
+
+
+@pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
+def test_a_required_criterion_is_checked_before_what_it_invalidates(stone):
+    order = checked_in_order(stone)
+    for part in stone.parts:
+        for criterion in part.criteria:
+            for required in criterion.requires:
+                assert order.index(required) < order.index(criterion.key), (
+                    f"{stone.chapter}: {criterion.key!r} is checked before {required!r}, which it requires")
+
+
+def trains(source: str) -> bool:
+    return ".backward()" in source or "Trainer(" in source
+
+
+@pytest.mark.parametrize("stone", WRITTEN, ids=lambda s: s.id)
+def test_every_part_that_trains_grades_backprop(stone):
+    part, training, graded = None, {}, {}
+    for source in code_cells(stone):
+        begun = calls(source, "begin")
+        if begun:
+            part = begin_part(begun[0])
+        training[part] = training.get(part, False) or trains(source)
+        graded[part] = graded.get(part, False) or bool(calls(source, "check_backprop"))
+    missing = [number for number, trained in training.items() if trained and number is not None and not graded[number]]
+    assert not missing, f"{stone.chapter}: part(s) {missing} train a model but never call judge.check_backprop"
 
 
 def imported_modules(source: str) -> set[int]:
