@@ -451,13 +451,14 @@ class CSRMatrix:
         Entry k of row r goes to [k, r], so position k of every row is one contiguous slice.
         """
         counts = np.diff(self.indptr)
-        rows = self._rows()
-        position = np.arange(self.nnz) - np.repeat(self.indptr[:-1], counts)
-        columns = np.zeros((counts.max(), self.shape[0]), dtype=np.intp)
-        values = np.zeros((counts.max(), self.shape[0]), dtype=self.values.dtype)
-        columns[position, rows] = self.indices
-        values[position, rows] = self.values
-        return columns, values
+        rows = np.repeat(np.arange(self.shape[0]), counts)
+        flat = (np.arange(self.nnz) - self.indptr[rows]) * self.shape[0] + rows   # [position, row], flattened
+        longest = int(counts.max())
+        columns = np.zeros(longest * self.shape[0], dtype=np.intp)
+        values = np.zeros(longest * self.shape[0], dtype=self.values.dtype)
+        columns[flat] = self.indices
+        values[flat] = self.values
+        return columns.reshape(longest, -1), values.reshape(longest, -1)
 
     def matmul(self, other: np.ndarray) -> np.ndarray:
         """``self @ other`` for a dense (cols, k) or (cols,) array, vectorized (no loop over rows).
@@ -473,14 +474,31 @@ class CSRMatrix:
         if other.ndim not in (1, 2) or other.shape[0] != self.shape[1]:
             raise ValueError(f"CSRMatrix.matmul: expected a ({self.shape[1]}, k) or ({self.shape[1]},) array, "
                              f"got shape {other.shape}")
-        dtype = np.result_type(self.values, other)
-        if self.nnz == 0:
-            return np.zeros((self.shape[0],) + other.shape[1:], dtype=dtype)
-        if np.diff(self.indptr).max() * SPARSE_ROW_LIMIT > self.shape[1]:
+        if self._unpacks():
             return self.to_dense() @ other
+        return self._from_values(np.ascontiguousarray(other), "pr,pr...->r...")
+
+    def linear(self, x: np.ndarray) -> np.ndarray:
+        """``x @ self.T`` for a dense (batch, cols) array: a sparse Linear's product, (batch, rows), with no
+        transposed copy of the result (the ``einsum`` writes it in that shape)."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.shape[1]:
+            raise ValueError(f"CSRMatrix.linear: expected a (batch, {self.shape[1]}) array, got shape {x.shape}")
+        if self._unpacks():
+            return x @ self.to_dense().T
+        return self._from_values(np.ascontiguousarray(x.T), "pr,prb->br")
+
+    def _unpacks(self) -> bool:
+        """Whether a product unpacks the matrix for BLAS: no values, or a row denser than one in
+        :data:`SPARSE_ROW_LIMIT`."""
+        return self.nnz == 0 or np.diff(self.indptr).max() * SPARSE_ROW_LIMIT > self.shape[1]
+
+    def _from_values(self, other_rows: np.ndarray, subscripts: str) -> np.ndarray:
+        """The product with ``other_rows`` (cols, ...) from the stored values: the rows padded to the
+        longest, one gather of the rows of ``other_rows`` they meet, one ``einsum`` into ``subscripts``' layout."""
         columns, values = self._padded_rows()
-        gathered = np.take(np.ascontiguousarray(other), columns, axis=0)   # (longest, rows[, k])
-        return np.einsum("pr,pr...->r...", values, gathered).astype(dtype, copy=False)
+        gathered = np.take(other_rows, columns, axis=0)   # (longest, rows[, k])
+        return np.einsum(subscripts, values, gathered).astype(np.result_type(self.values, other_rows), copy=False)
 
 
 class BitmaskArray:
@@ -620,12 +638,12 @@ class SparseLinear(Module):
             raise ValueError(f"SparseLinear: expected input (*, {self.in_features}), got shape {data.shape}")
         rows = data.reshape(-1, self.in_features)
         if self.format == "csr":
-            out = self.stored().matmul(rows.T).T          # (W @ x^T)^T from the nonzeros only
+            out = self.stored().linear(rows)               # x W^T from the nonzeros only
         else:
             out = rows @ self.stored().to_dense().T
         if self.bias is not None:
-            out = out + self.bias.data
-        return Tensor(np.ascontiguousarray(out).reshape(data.shape[:-1] + (self.out_features,)))
+            out += self.bias.data
+        return Tensor(out.reshape(data.shape[:-1] + (self.out_features,)))
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, {self.format}"

@@ -255,6 +255,23 @@ def test_csr_matmul_both_ways_equal_the_dense_product(density):
     assert np.array_equal(empty.matmul(np.ones((5, 2), np.float32)), np.zeros((3, 2)))
 
 
+@pytest.mark.parametrize("density", [0.005, 0.03, 0.2])
+def test_csr_linear_is_x_times_the_transpose_both_ways(density):
+    """What a sparse Linear computes, x W^T, from the stored values (sparse rows) or unpacked (dense
+    rows), of shape (batch, rows), for float32 and float64 inputs; an empty matrix gives zeros."""
+    rng = np.random.default_rng(int(density * 1000) + 1)
+    dense = rng.standard_normal((40, 512)).astype(np.float32)
+    dense[rng.random(dense.shape) > density] = 0.0
+    dense[[0, 39]] = 0.0                                            # empty rows, first and last
+    csr = CSRMatrix.from_dense(dense)
+    for x in (rng.standard_normal((7, 512)).astype(np.float32), rng.standard_normal((1, 512))):
+        product = csr.linear(x)
+        assert product.shape == (x.shape[0], 40) and product.dtype == np.result_type(dense, x)
+        np.testing.assert_allclose(product, x @ dense.T, rtol=1e-5, atol=1e-4)
+    empty = CSRMatrix.from_dense(np.zeros((3, 5), np.float32))
+    assert np.array_equal(empty.linear(np.ones((2, 5), np.float32)), np.zeros((2, 3)))
+
+
 @pytest.mark.parametrize("kept", [0.02, 0.5])
 def test_bitmask_unpacks_the_same_both_ways(kept):
     """Under 1 in 10 kept the values are written through the mask, above they are gathered."""

@@ -111,6 +111,8 @@ def test_sparse_formats_refuse_inconsistent_arrays():
     csr = CSRMatrix.from_dense(np.eye(3, dtype=np.float32))
     with pytest.raises(ValueError, match=r"CSRMatrix.matmul: expected a \(3, k\) or \(3,\) array, got shape \(4, 2\)"):
         csr.matmul(np.ones((4, 2)))
+    with pytest.raises(ValueError, match=r"CSRMatrix.linear: expected a \(batch, 3\) array, got shape \(2, 4\)"):
+        csr.linear(np.ones((2, 4)))
     with pytest.raises(ValueError, match=r"BitmaskArray: bits must be 1 packed uint8 bytes for shape \(2, 2\)"):
         BitmaskArray((2, 2), np.zeros(2, np.uint8), np.ones(0))
     with pytest.raises(ValueError, match=r"BitmaskArray: the mask marks 1 positions, got 2 values"):
