@@ -1,7 +1,7 @@
-"""Mutants for milestone 06: deliberately broken copies of the optimization modules must fail a
-strict build of chapter 06, naming the criterion that caught them.
+"""Mutants for modules 15 and 17: deliberately broken copies of the optimization modules must fail a
+strict build of chapter 06 (or of the generation extra), naming the criterion that caught them.
 
-Each test builds a copy of the book with chapter 06 only (milestones/tools/bookbuild.py), so the
+Each test builds a copy of the book with that chapter only (milestones/tools/bookbuild.py), so the
 repository's own build is never touched.
 """
 
@@ -45,3 +45,21 @@ def test_a_kv_cache_that_returns_stale_keys_fails_naming_the_cache_criterion(tmp
     part1 = [c.key for c in registry.milestone("06").part(1).criteria]
     assert {found[("06", key)]["status"] for key in part1} == {"met"}  # part 1 ran and was not the one caught
     assert found[("06", "cached_equals_recomputed")]["status"] == "missed"
+
+
+def test_a_kv_cache_that_forgets_the_past_fails_the_generation_extra_naming_its_criterion(tmp_path):
+    """Module 17's classic slip: ``update`` returns only the new positions' keys and values, so every
+    cached step attends to itself alone. Shapes stay valid and generation gets even faster, but the
+    tokens change: the generation extra's first check names it before any speed is graded."""
+    book = copy_book(tmp_path, chapters=("generation",))
+    break_file(book / "tinytorch/perf/memoization.py",
+               "        k_all, v_all = self.keys[:, :, :end], self.values[:, :, :end]\n",
+               "        k_all, v_all = self.keys[:, :, start:end], self.values[:, :, start:end]  # the new ones only\n")
+    result = build(book, strict=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "milestones/extras/2019_generation.md" in output
+    assert "criterion 'greedy_variants_identical' missed" in output, output[-3000:]
+    found = records(book)
+    for criterion in registry.milestone("generation").part(1).criteria[1:]:
+        assert found[("generation", criterion.key)]["status"] == "not run"  # no speed graded for wrong tokens
