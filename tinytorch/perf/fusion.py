@@ -280,7 +280,7 @@ class FusedMLPFunction(Function):
             a, t = gelu_kernel(h)
             ctx.save_for_backward(rows, w1, w2, h, t, a)
         else:
-            a = np.maximum(h, 0.0)
+            a = np.maximum(h, 0.0, out=h)  # h is this call's own array: ReLU in place
             ctx.save_for_backward(rows, w1, w2, None, None, a)
         out = a @ w2.T
         if b2 is not None:
