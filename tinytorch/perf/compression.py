@@ -450,10 +450,9 @@ class CSRMatrix:
 
         Entry k of row r goes to [k, r], so position k of every row is one contiguous slice.
         """
-        counts = np.diff(self.indptr)
-        rows = np.repeat(np.arange(self.shape[0]), counts)
+        rows = self._rows()
         flat = (np.arange(self.nnz) - self.indptr[rows]) * self.shape[0] + rows   # [position, row], flattened
-        longest = int(counts.max())
+        longest = int(np.diff(self.indptr).max())
         columns = np.zeros(longest * self.shape[0], dtype=np.intp)
         values = np.zeros(longest * self.shape[0], dtype=self.values.dtype)
         columns[flat] = self.indices
