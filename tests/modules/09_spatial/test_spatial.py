@@ -36,6 +36,8 @@ CONV_CASES = [
     (2, 2, 11, 7, 3, (2, 3), (1, 3), (0, 1)),
     (1, 2, 6, 9, 2, 1, (3, 2), 0),
     (2, 1, 3, 3, 2, 3, 4, 1),
+    (2, 3, 6, 7, 4, (3, 2), 1, (2, 1)),
+    (3, 2, 7, 5, 3, (2, 4), 1, (0, 2)),
 ]
 
 
@@ -126,7 +128,7 @@ def test_avg_pool_forward_by_hand():
 # ----------------------------------------------------------------------------- gradients
 
 @UNFOLDINGS
-@pytest.mark.parametrize("n, c, h, w, o, kernel, stride, padding", CONV_CASES[:6])
+@pytest.mark.parametrize("n, c, h, w, o, kernel, stride, padding", CONV_CASES[:6] + CONV_CASES[-2:])
 def test_conv2d_gradcheck(n, c, h, w, o, kernel, stride, padding, min_row):
     x, weight, bias = _conv_arrays(np.random.default_rng(2), n, c, h, w, o, kernel)
     with unfolding(min_row):
