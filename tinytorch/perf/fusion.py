@@ -28,6 +28,7 @@ module 14's op profile counts them as it counts ``MatMul``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 
@@ -45,6 +46,34 @@ __all__ = ["FusedSelfAttention", "FusedCachedAttention", "FusedLayerNormFunction
            "FusedMultiHeadAttention", "FusedLayerNorm", "FusedMLP", "accelerate"]
 
 
+# ----------------------------------------------------------------------------- row sums
+
+
+@functools.lru_cache(maxsize=64)
+def _constant_vector(size: int, value: float, dtype: np.dtype) -> np.ndarray:
+    """``size`` entries of ``value`` (read-only, cached) for the matrix-vector products below."""
+    vector = np.full(size, value, dtype=dtype)
+    vector.flags.writeable = False
+    return vector
+
+
+def _row_sums(a, ndim: int = 1, scale: float = 1.0) -> np.ndarray:
+    """``scale`` times the sums over the last ``ndim`` axes, keepdims-shaped, as one matrix-vector product.
+
+    BLAS sums the short rows of attention scores and layer norms (16 to 256 values) 2 to 7
+    times faster than ``a.sum(axis=-1)``, whose reduction loop restarts on every row.
+    """
+    lead = a.shape[:a.ndim - ndim]
+    size = math.prod(a.shape[a.ndim - ndim:])
+    sums = a.reshape(-1, size) @ _constant_vector(size, scale, a.dtype)
+    return sums.reshape(lead + (1,) * ndim)
+
+
+def _row_means(a, ndim: int) -> np.ndarray:
+    """Means over the last ``ndim`` axes, keepdims-shaped (``_row_sums`` by 1/n)."""
+    return _row_sums(a, ndim, 1.0 / math.prod(a.shape[a.ndim - ndim:]))
+
+
 # ----------------------------------------------------------------------------- attention kernels
 
 
@@ -58,7 +87,7 @@ def _softmax_rows(scores, allowed):
         top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf - 0) = 0 everywhere
     scores -= top
     np.exp(scores, out=scores)
-    total = scores.sum(axis=-1, keepdims=True)
+    total = _row_sums(scores)
     if allowed is not None:
         total[total == 0] = 1.0
     scores /= total
@@ -101,7 +130,7 @@ def _attend_backward(g, q, k, v, weights, keep, out, scale):
     ds = np.matmul(g, np.swapaxes(v, -1, -2))  # dW, then dP, then dS, in place
     if keep is not None:
         ds *= keep
-    ds -= (g * out).sum(axis=-1, keepdims=True)
+    ds -= _row_sums(g * out)
     ds *= weights
     ds *= scale
     return np.matmul(ds, k), np.matmul(np.swapaxes(ds, -1, -2), q), dv
@@ -189,18 +218,15 @@ class FusedLayerNormFunction(Function):
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, ndim=1, eps=1e-5):
-        axes = tuple(range(-ndim, 0))
-        inv_n = 1.0 / math.prod(x.shape[-ndim:])  # math.prod: np.prod costs microseconds per call
-        # sums times 1/n rather than np.mean (less Python overhead); temporaries reused in place
-        xhat = x - x.sum(axis=axes, keepdims=True) * inv_n
-        var = np.square(xhat).sum(axis=axes, keepdims=True)
-        var *= inv_n
+        # means as matrix-vector products (_row_means); temporaries reused in place
+        xhat = x - _row_means(x, ndim)
+        var = _row_means(np.square(xhat), ndim)
         var += eps
         rstd = np.sqrt(var, out=var)
         np.divide(1.0, rstd, out=rstd)
         xhat *= rstd
         ctx.save_for_backward(xhat, rstd, weight)
-        ctx.axes, ctx.inv_n = axes, inv_n
+        ctx.ndim = ndim
         if weight is None:
             return xhat.copy() if bias is None else xhat + bias  # never hand out the saved array
         out = xhat * weight
@@ -211,18 +237,17 @@ class FusedLayerNormFunction(Function):
     @staticmethod
     def backward(ctx, g):
         xhat, rstd, weight = ctx.saved_tensors
-        axes, inv_n = ctx.axes, ctx.inv_n
+        ndim = ctx.ndim
         need_x = ctx.needs_input_grad[0]
         need_w, need_b = (ctx.needs_input_grad + (False, False))[1:3]
-        rows = g.reshape(-1, *g.shape[g.ndim - len(axes):])  # every normalised vector is one row
+        rows = g.reshape(-1, *g.shape[g.ndim - ndim:])  # every normalised vector is one row
         dweight = np.multiply(rows, xhat.reshape(rows.shape)).sum(axis=0) if need_w else None
         dbias = rows.sum(axis=0) if need_b else None
         dx = None
         if need_x:
             dx = g * weight if weight is not None else g.copy()  # dxhat, owned: updated in place below
-            projection = (dx * xhat).sum(axis=axes, keepdims=True)
-            projection *= inv_n
-            dx -= dx.sum(axis=axes, keepdims=True) * inv_n
+            projection = _row_means(dx * xhat, ndim)
+            dx -= _row_means(dx, ndim)
             dx -= xhat * projection
             dx *= rstd
         return dx, dweight, dbias
@@ -280,7 +305,7 @@ class FusedMLPFunction(Function):
             a, t = gelu_kernel(h)
             ctx.save_for_backward(rows, w1, w2, h, t, a)
         else:
-            a = np.maximum(h, 0.0, out=h)  # h is this call's own array: ReLU in place
+            a = np.clip(h, 0.0, np.inf, out=h)  # h is this call's own array: ReLU in place (as module 02's)
             ctx.save_for_backward(rows, w1, w2, None, None, a)
         out = a @ w2.T
         if b2 is not None:
