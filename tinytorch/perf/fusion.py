@@ -69,6 +69,11 @@ def _row_sums(a, ndim: int = 1, scale: float = 1.0) -> np.ndarray:
     return sums.reshape(lead + (1,) * ndim)
 
 
+def _column_sums(rows) -> np.ndarray:
+    """Sums over the rows of a (R, K) matrix, as a matrix-vector product (2.5-5x ``rows.sum(axis=0)``)."""
+    return _constant_vector(rows.shape[0], 1.0, rows.dtype) @ rows
+
+
 def _row_means(a, ndim: int) -> np.ndarray:
     """Means over the last ``ndim`` axes, keepdims-shaped (``_row_sums`` by 1/n)."""
     return _row_sums(a, ndim, 1.0 / math.prod(a.shape[a.ndim - ndim:]))
@@ -240,9 +245,10 @@ class FusedLayerNormFunction(Function):
         ndim = ctx.ndim
         need_x = ctx.needs_input_grad[0]
         need_w, need_b = (ctx.needs_input_grad + (False, False))[1:3]
-        rows = g.reshape(-1, *g.shape[g.ndim - ndim:])  # every normalised vector is one row
-        dweight = np.multiply(rows, xhat.reshape(rows.shape)).sum(axis=0) if need_w else None
-        dbias = rows.sum(axis=0) if need_b else None
+        shape = g.shape[g.ndim - ndim:]
+        rows = g.reshape(-1, math.prod(shape))  # every normalised vector is one row
+        dweight = _column_sums(np.multiply(rows, xhat.reshape(rows.shape))).reshape(shape) if need_w else None
+        dbias = _column_sums(rows).reshape(shape) if need_b else None
         dx = None
         if need_x:
             dx = g * weight if weight is not None else g.copy()  # dxhat, owned: updated in place below
@@ -319,14 +325,14 @@ class FusedMLPFunction(Function):
         need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad[:5]
         g2 = g.reshape(-1, g.shape[-1])
         dw2 = g2.T @ a if need_w2 else None
-        db2 = g2.sum(axis=0) if need_b2 else None
+        db2 = _column_sums(g2) if need_b2 else None
         dh = g2 @ w2  # d(activation output), turned into d(pre-activation) in place
         if ctx.activation == "gelu":
             dh *= gelu_slope(h, t)
         else:
             dh *= a > 0
         dw1 = dh.T @ rows if need_w1 else None
-        db1 = dh.sum(axis=0) if need_b1 else None
+        db1 = _column_sums(dh) if need_b1 else None
         dx = (dh @ w1).reshape(ctx.shape) if need_x else None
         return dx, dw1, db1, dw2, db2
 
