@@ -74,7 +74,7 @@ def graded_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     subs = root / "submissions"
     wrong = reference(subs / "wrong-gradient")
-    break_file(wrong / "tinytorch/core/layers.py", "gb = g2.sum(axis=0) if need_b else None",
+    break_file(wrong / "tinytorch/core/layers.py", "gb = _column_sums(g2) if need_b else None",
                "gb = g2.mean(axis=0) if need_b else None")
     folders = [reference(subs / "reference"), skeleton_of(subs / "skeleton"), wrong]
     done = tito_grade(*map(str, folders), "--milestones", "01", "--keep-books", cwd=root)

@@ -35,7 +35,7 @@ MUTANTS = (
     Mutant("02 Tanh backward uses 1 - t instead of 1 - t^2", "core/activations.py",
            "return g * (1.0 - out * out)", "return g * (1.0 - out)", "03", "xor_backprop_error"),
     Mutant("03 Linear bias gradient averages over the batch instead of summing", "core/layers.py",
-           "gb = g2.sum(axis=0) if need_b else None", "gb = g2.mean(axis=0) if need_b else None",
+           "gb = _column_sums(g2) if need_b else None", "gb = _column_sums(g2) / len(g2) if need_b else None",
            "01", "backprop_error"),
     Mutant("03 Linear weight gradient is half what it should be", "core/layers.py",
            "gw = g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None",

@@ -75,8 +75,8 @@ MUTANTS = {
         "gpt_backprop_error"),
     "18 fused LayerNorm backward forgets the weight's gradient": Mutant(
         "tinytorch/perf/fusion.py",
-        "        dweight = np.multiply(rows, xhat.reshape(rows.shape)).sum(axis=0) if need_w else None\n",
-        "        dweight = np.zeros(rows.shape[1:]) if need_w else None\n",
+        "        dweight = _column_sums(np.multiply(rows, xhat.reshape(rows.shape))).reshape(shape) if need_w else None\n",
+        "        dweight = np.zeros(shape) if need_w else None\n",
         "gpt_backprop_error", cut=None),
 }
 

@@ -43,8 +43,14 @@ class LinearFunction(Function):
         g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         gx = _rows_matmul(g, weight) if need_x else None
         gw = g2.T @ x.reshape(-1, x.shape[-1]) if need_w else None
-        gb = np.ones(len(g2), dtype=g2.dtype) @ g2 if need_b else None  # a matrix-vector product: 2.5-5x g2.sum(axis=0)
+        gb = _column_sums(g2) if need_b else None
         return gx, gw, gb
+
+
+def _column_sums(rows):
+    """Sums over the rows of a (R, K) matrix as one matrix-vector product: 2.5-5x faster than
+    ``rows.sum(axis=0)`` at training sizes (BLAS reads each row once, in order)."""
+    return np.ones(len(rows), dtype=rows.dtype) @ rows
 
 
 def _rows_matmul(x, matrix):
