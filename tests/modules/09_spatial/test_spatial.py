@@ -142,6 +142,14 @@ def test_conv2d_gradcheck_with_padding_beyond_the_kernel(kernel, stride, padding
     gradcheck(lambda x, w, b: conv2d(x, w, b, stride, padding), x, weight, bias)
 
 
+@pytest.mark.parametrize("kernel, padding", [(2, 2), ((3, 2), (3, 1)), (1, 1)])
+def test_conv2d_gradcheck_batch_folded_input_gradient_with_padding_beyond_the_kernel(kernel, padding):
+    """Stride 1, col2im on the batch-folded layout: border outputs that see only padding send nothing back."""
+    x, weight, bias = _conv_arrays(np.random.default_rng(9), 2, 3, 4, 5, 2, kernel)
+    with unfolding(1):
+        gradcheck(lambda x, w, b: conv2d(x, w, b, 1, padding), x, weight, bias)
+
+
 def test_conv2d_unfolds_one_kernel_row_when_rows_are_wide_enough():
     """The documented rule: row-by-row for stride-1 rows of C*kw >= 8 inputs, else whole windows."""
     assert spatial._rows_per_unfold(3, (5, 5), (1, 1)) == 1          # CIFAR's first layer
