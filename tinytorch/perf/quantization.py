@@ -282,12 +282,23 @@ def _check_qparams(call: str, data: np.ndarray, scale, zero_point, axis):
     return scale, zero_point, axis
 
 
+def _reciprocal(scale) -> np.ndarray:
+    """``1 / scale`` in float32, as PyTorch computes it before multiplying (see ``quantize_int8``)."""
+    return np.float32(1.0) / np.asarray(scale, dtype=np.float32)
+
+
 def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTensor:
     """Quantize a float array or Tensor to int8 codes: ``q = clip(round(x / scale) + zero_point, -128, 127)``.
 
     As ``torch.quantize_per_tensor`` (``axis=None``, one scale) and ``torch.quantize_per_channel``
     (one scale and zero point per channel along ``axis``), with the parameters from an
-    observer's ``calculate_qparams()``. Values outside the observed range saturate.
+    observer's ``calculate_qparams()``. Values outside the observed range saturate. As in
+    PyTorch (ATen's ``quantize_val``), ``x / scale`` is computed as ``x * (1 / scale)`` with
+    the reciprocal in float32, which is cheaper per element than a division: with a zero point
+    of 0 (the symmetric schemes) the codes are torch's bit for bit, where a true division
+    rounds differently on values within a few float32 steps of a half step. (Torch's
+    vectorised kernels add a nonzero zero point before rounding, which can move such a value
+    by one code.)
 
     Args:
         x: float array or Tensor, finite and not empty.
@@ -311,7 +322,7 @@ def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTen
     scale, zero_point, axis = _check_qparams("quantize_int8", data, scale, zero_point, axis)
     scale, zero_point = scale.astype(np.float32), zero_point.astype(np.int32)
     shaped_scale, shaped_zero = _along(axis, data.ndim, scale, zero_point)
-    codes = np.clip(np.rint(data / shaped_scale) + shaped_zero, INT8_MIN, INT8_MAX)
+    codes = np.clip(np.rint(data * _reciprocal(shaped_scale)) + shaped_zero, INT8_MIN, INT8_MAX)
     return QuantizedTensor(codes.astype(np.int8), scale, zero_point, axis)
 
 
@@ -436,8 +447,8 @@ class _Int8Layer(Module):
     def _input_codes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Input codes minus the zero point, as float32 integers (0 means 0.0), and the input scale.
 
-        ``clip(round(x / s), -128 - z, 127 - z)`` is ``quantize_int8(x) - z`` without the round
-        trip through int8: the same integers, ready for the float32 products of ``int_matmul``.
+        ``clip(round(x * (1 / s)), -128 - z, 127 - z)`` is ``quantize_int8(x) - z`` without the
+        round trip through int8: the same integers, ready for the float32 products of ``int_matmul``.
         Static when calibrated (NaN inputs then give NaN outputs, as a float layer would), else
         measured on this batch (dynamic; a batch with NaN or inf has no range: an error).
         """
@@ -450,8 +461,9 @@ class _Int8Layer(Module):
                 scale, zero_point = _observed(x, per_tensor_affine)
             except ValueError as err:
                 raise ValueError(f"{type(self).__name__}: dynamic quantization of the input: {err}") from None
-        scale, zero_point = float(scale), int(zero_point)   # Python scalars: float32 arithmetic stays float32
-        codes = x / scale
+        scale = float(scale)                                        # a float32 value, held exactly
+        inverse, zero_point = np.float32(1.0) / np.float32(scale), int(zero_point)   # as _reciprocal, for one scale
+        codes = x * inverse
         np.rint(codes, out=codes)
         codes.clip(INT8_MIN - zero_point, INT8_MAX - zero_point, out=codes)   # the method: half np.clip's call cost
         return codes, scale
