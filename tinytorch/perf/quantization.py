@@ -282,9 +282,13 @@ def _check_qparams(call: str, data: np.ndarray, scale, zero_point, axis):
     return scale, zero_point, axis
 
 
-def _reciprocal(scale) -> np.ndarray:
-    """``1 / scale`` in float32, as PyTorch computes it before multiplying (see ``quantize_int8``)."""
-    return np.float32(1.0) / np.asarray(scale, dtype=np.float32)
+def _divided(x: np.ndarray, scale) -> np.ndarray:
+    """``x / scale`` as PyTorch computes it: ``x * (1 / scale)``, the reciprocal in float32 (see
+    ``quantize_int8``); a true division where that reciprocal overflows (scales below ~3e-39)."""
+    scale = np.asarray(scale, dtype=np.float32)
+    with np.errstate(over="ignore", divide="ignore"):
+        inverse = np.float32(1.0) / scale
+    return x * inverse if np.isfinite(inverse).all() else x / scale
 
 
 def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTensor:
@@ -322,7 +326,7 @@ def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTen
     scale, zero_point, axis = _check_qparams("quantize_int8", data, scale, zero_point, axis)
     scale, zero_point = scale.astype(np.float32), zero_point.astype(np.int32)
     shaped_scale, shaped_zero = _along(axis, data.ndim, scale, zero_point)
-    codes = np.clip(np.rint(data * _reciprocal(shaped_scale)) + shaped_zero, INT8_MIN, INT8_MAX)
+    codes = np.clip(np.rint(_divided(data, shaped_scale)) + shaped_zero, INT8_MIN, INT8_MAX)
     return QuantizedTensor(codes.astype(np.int8), scale, zero_point, axis)
 
 
@@ -461,9 +465,8 @@ class _Int8Layer(Module):
                 scale, zero_point = _observed(x, per_tensor_affine)
             except ValueError as err:
                 raise ValueError(f"{type(self).__name__}: dynamic quantization of the input: {err}") from None
-        scale = float(scale)                                        # a float32 value, held exactly
-        inverse, zero_point = np.float32(1.0) / np.float32(scale), int(zero_point)   # as _reciprocal, for one scale
-        codes = x * inverse
+        scale, zero_point = float(scale), int(zero_point)   # Python scalars: float32 arithmetic stays float32
+        codes = _divided(x, scale)
         np.rint(codes, out=codes)
         codes.clip(INT8_MIN - zero_point, INT8_MAX - zero_point, out=codes)   # the method: half np.clip's call cost
         return codes, scale

@@ -1,6 +1,8 @@
 """Module 15 quantization: observers and qschemes, error bounds (property tests), real int8
 storage, exact integer arithmetic, calibration, whole-model conversion and float16 storage."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -319,3 +321,12 @@ def test_quantize_model_float16_and_per_tensor_weights():
     assert model_nbytes(half) * 2 == model_nbytes(model)
     per_tensor = quantize_model(model, weight_qscheme=per_tensor_symmetric)
     assert all(len(set(m.weight_scale.data.tolist())) == 1 for m in per_tensor if hasattr(m, "int_weight"))
+
+
+def test_a_scale_whose_float32_reciprocal_overflows_still_divides():
+    """1 / 3e-42 is beyond float32: the codes come from a true division, never from 0 * inf = nan."""
+    x = np.array([0.0, 1e-40, -2e-40, 3e-40], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = quantize_int8(x, np.float32(3e-42), 0).int_repr()
+    assert codes.tolist() == np.clip(np.rint(x / np.float32(3e-42)), -128, 127).astype(int).tolist()
