@@ -65,6 +65,8 @@ def _row_sums(a, ndim: int = 1, scale: float = 1.0) -> np.ndarray:
     """
     lead = a.shape[:a.ndim - ndim]
     size = math.prod(a.shape[a.ndim - ndim:])
+    if size == 0:                                    # empty rows sum to 0 (reshape(-1, 0) is ambiguous)
+        return np.zeros(lead + (1,) * ndim, dtype=a.dtype)
     sums = a.reshape(-1, size) @ _constant_vector(size, scale, a.dtype)
     return sums.reshape(lead + (1,) * ndim)
 

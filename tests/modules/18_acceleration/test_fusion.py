@@ -322,3 +322,17 @@ def test_the_op_profile_of_a_cached_decoding_step_counts_the_cached_keys():
     attention = report["FusedCachedAttention"]
     assert attention.calls == layers and attention.backward_flops == 0
     assert attention.forward_flops == layers * attention_flops(b, 1, prompt + 1, e)
+
+
+# ------------------------------------------------------------------ sums by matrix-vector products
+
+@pytest.mark.parametrize("shape, ndim", [((2, 3, 5), 1), ((2, 3, 5), 2), ((4, 0), 1), ((3, 7), 1)])
+def test_row_and_column_sums_equal_numpys_sums(shape, ndim):
+    from tinytorch.perf.fusion import _column_sums, _row_means, _row_sums
+    a = RNG.standard_normal(shape)
+    axes = tuple(range(-ndim, 0))
+    np.testing.assert_allclose(_row_sums(a, ndim), a.sum(axis=axes, keepdims=True), rtol=1e-12, atol=1e-12)
+    if a.size:
+        np.testing.assert_allclose(_row_means(a, ndim), a.mean(axis=axes, keepdims=True), rtol=1e-12)
+    rows = a.reshape(int(np.prod(shape[:-1])), shape[-1])
+    np.testing.assert_allclose(_column_sums(rows), rows.sum(axis=0), rtol=1e-12, atol=1e-12)
