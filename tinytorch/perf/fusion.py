@@ -36,7 +36,7 @@ import numpy as np
 
 from tinytorch.core.attention import MultiHeadAttention, causal_mask, split_mask
 from tinytorch.core.autograd import Function
-from tinytorch.core.layers import Module
+from tinytorch.core.layers import Module, _column_sums
 from tinytorch.core.random import rng
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.transformers import MLP, LayerNorm, check_normalized
@@ -69,11 +69,6 @@ def _row_sums(a, ndim: int = 1, scale: float = 1.0) -> np.ndarray:
         return np.zeros(lead + (1,) * ndim, dtype=a.dtype)
     sums = a.reshape(-1, size) @ _constant_vector(size, scale, a.dtype)
     return sums.reshape(lead + (1,) * ndim)
-
-
-def _column_sums(rows) -> np.ndarray:
-    """Sums over the rows of a (R, K) matrix, as a matrix-vector product (2.5-5x ``rows.sum(axis=0)``)."""
-    return _constant_vector(rows.shape[0], 1.0, rows.dtype) @ rows
 
 
 def _row_means(a, ndim: int) -> np.ndarray:

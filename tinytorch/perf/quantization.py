@@ -282,13 +282,17 @@ def _check_qparams(call: str, data: np.ndarray, scale, zero_point, axis):
     return scale, zero_point, axis
 
 
+_SMALLEST_NORMAL = np.finfo(np.float32).tiny   # its float32 reciprocal, ~8.5e37, is still finite
+
+
 def _divided(x: np.ndarray, scale) -> np.ndarray:
     """``x / scale`` as PyTorch computes it: ``x * (1 / scale)``, the reciprocal in float32 (see
-    ``quantize_int8``); a true division where that reciprocal overflows (scales below ~3e-39)."""
+    ``quantize_int8``); a true division for subnormal scales (below float32's smallest normal,
+    ~1.2e-38), whose reciprocal can overflow."""
     scale = np.asarray(scale, dtype=np.float32)
-    with np.errstate(over="ignore", divide="ignore"):
-        inverse = np.float32(1.0) / scale
-    return x * inverse if np.isfinite(inverse).all() else x / scale
+    if (scale >= _SMALLEST_NORMAL).all():
+        return x * (np.float32(1.0) / scale)
+    return x / scale
 
 
 def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTensor:
