@@ -79,21 +79,43 @@ def _row_means(a, ndim: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- attention kernels
 
 
+_SMALLEST_SAFE_TOTAL = 2.0 ** -60
+"""A row whose sum of exponentials is at least this (and finite) is exact without the max subtracted:
+entries small enough to lose precision (below float32's smallest normal) weigh under 2^-66."""
+
+
+def _stable_softmax(rows):
+    """The textbook softmax of 2-D ``rows``: the row max subtracted first. A fully masked row
+    (every entry -inf) is all 0, not NaN; a row holding +inf or NaN is NaN, as in PyTorch."""
+    top = rows.max(axis=-1, keepdims=True)
+    top[top == -np.inf] = 0.0
+    weights = np.exp(rows - top)
+    total = weights.sum(axis=-1, keepdims=True)
+    total[total == 0] = 1.0
+    return weights / total
+
+
 def _softmax_rows(scores, allowed):
-    """Masked softmax over the last axis, in place on ``scores``: masked entries are exactly 0,
-    rows with no allowed entry are all 0 (not NaN)."""
+    """Masked softmax over the last axis of ``scores`` (overwritten): masked entries are exactly 0,
+    rows with no allowed entry are all 0 (not NaN).
+
+    ``exp(s) / sum(exp(s))`` without the row max subtracted first: the max and the subtraction
+    are two of the six passes over the scores, and the result is as exact whenever a row's sum
+    stays inside float range (scores within about +-80). The rows whose sum overflows or
+    underflows (huge scores, fully masked rows, inf or NaN) are redone by ``_stable_softmax``.
+    """
     if allowed is not None:
         np.copyto(scores, -np.inf, where=~allowed)
-    top = scores.max(axis=-1, keepdims=True)
-    if allowed is not None:
-        top[~np.isfinite(top)] = 0.0  # a fully masked row: exp(-inf - 0) = 0 everywhere
-    scores -= top
-    np.exp(scores, out=scores)
-    total = _row_sums(scores)
-    if allowed is not None:
-        total[total == 0] = 1.0
-    scores /= total
-    return scores
+    with np.errstate(over="ignore"):                  # an overflowing row is redone below
+        weights = np.exp(scores)
+        total = _row_sums(weights)
+    unsafe = ~((total >= _SMALLEST_SAFE_TOTAL) & (total <= np.finfo(total.dtype).max))  # NaN-proof
+    if unsafe.any():
+        rows = np.nonzero(unsafe[..., 0])
+        weights[rows] = _stable_softmax(scores[rows])
+        total[unsafe] = 1.0
+    weights /= total
+    return weights
 
 
 def _split_packed(qkv, num_heads):
@@ -110,21 +132,24 @@ def _merge_heads(out):
 
 
 def _attend(q, k, v, allowed, bias, scale, keep):
-    """The forward kernel on arrays (..., L, E), (..., S, E), (..., S, Ev): returns (output, weights)."""
-    scores = np.matmul(q, np.swapaxes(k, -1, -2))
-    scores *= scale
+    """The forward kernel on arrays (..., L, E), (..., S, E), (..., S, Ev): returns (output, weights, q * scale).
+
+    The scale multiplies the queries (L x E numbers) rather than the scores (L x S)."""
+    scaled_q = q * scale
+    scores = np.matmul(scaled_q, np.swapaxes(k, -1, -2))
     if bias is not None:
-        scores = scores + bias
+        scores = scores + bias  # a new array: the bias may broadcast wider than the scores
     weights = _softmax_rows(scores, allowed)
-    return np.matmul(weights if keep is None else weights * keep, v), weights
+    return np.matmul(weights if keep is None else weights * keep, v), weights, scaled_q
 
 
-def _attend_backward(g, q, k, v, weights, keep, out, scale):
+def _attend_backward(g, scaled_q, k, v, weights, keep, out, scale):
     """The backward kernel: (dq, dk, dv) from the output gradient g.
 
     With W = P * keep (dropout): dV = W^T dO; dW = dO V^T; dP = dW * keep;
     dS = P * (dP - rowsum(dP * P)) (the softmax Jacobian, zero wherever P is zero: masked
-    keys and fully masked rows get no gradient); dQ = dS K * scale; dK = dS^T Q * scale.
+    keys and fully masked rows get no gradient); dQ = dS K * scale; dK = dS^T Q * scale
+    = dS^T (Q * scale), the forward's scaled queries.
     The row sums use rowsum(dP * P) = rowsum(dO * O) (as FlashAttention does), which reads the
     (L, Ev) output instead of building another (L, S) array.
     """
@@ -134,8 +159,9 @@ def _attend_backward(g, q, k, v, weights, keep, out, scale):
         ds *= keep
     ds -= _row_sums(g * out)
     ds *= weights
-    ds *= scale
-    return np.matmul(ds, k), np.matmul(np.swapaxes(ds, -1, -2), q), dv
+    dq = np.matmul(ds, k)
+    dq *= scale
+    return dq, np.matmul(np.swapaxes(ds, -1, -2), scaled_q), dv
 
 
 def _dropout_keep(shape, p, dtype):
@@ -155,16 +181,16 @@ class FusedSelfAttention(Function):
     @staticmethod
     def forward(ctx, qkv, num_heads=1, allowed=None, bias=None, scale=1.0, keep=None):
         q, k, v = _split_packed(qkv, num_heads)
-        out, weights = _attend(q, k, v, allowed, bias, scale, keep)
-        ctx.save_for_backward(q, k, v, weights, keep, out)
+        out, weights, scaled_q = _attend(q, k, v, allowed, bias, scale, keep)
+        ctx.save_for_backward(scaled_q, k, v, weights, keep, out)
         ctx.scale = scale
         return _merge_heads(out)
 
     @staticmethod
     def backward(ctx, g):
-        q, k, v, weights, keep, out = ctx.saved_tensors
-        n, h, t, d = q.shape
-        grads = _attend_backward(g.reshape(n, t, h, d).transpose(0, 2, 1, 3), q, k, v, weights, keep, out,
+        scaled_q, k, v, weights, keep, out = ctx.saved_tensors
+        n, h, t, d = scaled_q.shape
+        grads = _attend_backward(g.reshape(n, t, h, d).transpose(0, 2, 1, 3), scaled_q, k, v, weights, keep, out,
                                  ctx.scale)
         packed = np.empty((n, t, 3, h, d), dtype=g.dtype)
         for i, grad in enumerate(grads):
@@ -194,7 +220,7 @@ class FusedCachedAttention(Function):
         q, _, _ = _split_packed(qkv, num_heads)
         t, keys = q.shape[2], k_all.shape[2]
         allowed = causal_mask(t, keys, start=keys - t) if causal and t > 1 else None
-        out, _ = _attend(q, k_all, v_all, allowed, None, scale, None)
+        out, _, _ = _attend(q, k_all, v_all, allowed, None, scale, None)
         return _merge_heads(out)
 
     # tito: given

@@ -117,6 +117,37 @@ def test_fused_self_attention_with_dropout_equals_the_composed_draws_and_gradche
               RNG.standard_normal((2, 4, 12)))
 
 
+@pytest.mark.parametrize("scale", [30.0, -30.0, 1e-3])
+def test_fused_attention_is_exact_where_exponentials_overflow_or_underflow(scale):
+    """The fused softmax skips the row max: scores of +-hundreds (whose exponentials overflow or all
+    underflow) must still give module 12's weights and gradients, and never inf, NaN or an overflow warning."""
+    qkv = randn(2, 6, 24)
+    qkv[0, :, :8] *= 4.0                            # one image's queries: scores of several hundred
+    results = []
+    for fn in (lambda t: FusedSelfAttention.apply(t, num_heads=2, scale=scale, allowed=causal_mask(6)),
+               lambda t: composed_packed_attention(t, 2, is_causal=True, scale=scale)):
+        x = Tensor(qkv, requires_grad=True)
+        with np.errstate(over="raise", invalid="raise", divide="raise"):   # underflow is every softmax's lot
+            out = fn(x)
+            weighted_backward(out)
+        assert np.isfinite(out.data).all() and np.isfinite(x.grad).all()
+        results.append((out.data, x.grad))
+    assert_same(*results, atol=1e-5 * max(1.0, abs(scale)))   # gradients grow with the scale
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_fused_softmax_rows_with_inf_or_nan_match_the_textbook_softmax(bad):
+    from tinytorch.perf.fusion import _softmax_rows, _stable_softmax
+    scores = randn(3, 4, 5)
+    scores[0, 1, 2] = bad
+    scores[2, 3, :] = -np.inf                      # a fully masked row: zeros
+    with np.errstate(invalid="ignore"):            # inf - inf in the reference, as in torch
+        expected = _stable_softmax(scores.reshape(-1, 5)).reshape(scores.shape)
+        got = _softmax_rows(scores.copy(), None)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(got[2, 3], 0.0)
+
+
 @pytest.mark.parametrize("causal", [True, False])
 def test_fused_cached_attention_equals_composed_cached_decoding(causal):
     tinytorch.manual_seed(4)
