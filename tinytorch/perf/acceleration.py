@@ -108,20 +108,20 @@ def gelu_unfused(x: Tensor) -> Tensor:
 
 
 class FusedGELU(Function):
-    """GELU (tanh form) as one primitive: forward and its derivative written out, computed in
-    place in two scratch arrays (the unfused chain allocates a new array at every step); the
+    """GELU (tanh form, computed as h sigmoid(2u)) as one primitive: forward and its derivative
+    written out, computed in place in two scratch arrays (the unfused chain allocates a new array at every step); the
     kernels are the fused MLP's (``tinytorch/perf/fusion.py``)."""
 
     @staticmethod
     def forward(ctx, x):
-        out, t = gelu_kernel(x)
-        ctx.save_for_backward(x, t)
+        out, s = gelu_kernel(x)
+        ctx.save_for_backward(x, s)
         return out
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, t = ctx.saved_tensors
-        grad = gelu_slope(x, t)
+        x, s = ctx.saved_tensors
+        grad = gelu_slope(x, s)
         grad *= grad_output
         return grad
 
