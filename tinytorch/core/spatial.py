@@ -274,11 +274,12 @@ class Conv2dFunction(Function):
         g = grad_output.reshape(n, o, oh * ow)
 
         grad_w = None
-        if needs_w:  # per group of kernel rows: sum over the batch of g[n] (O, L) @ cols[n]^T (L, C*rows*kw)
-            groups, step = kh // rows, rows * ow
-            grad_w = np.stack([np.matmul(g, cols[:, :, k * step:k * step + oh * ow].transpose(0, 2, 1)).sum(axis=0)
+        if needs_w:  # per group of kernel rows: sum over the batch of cols[n] (C*rows*kw, L) @ g[n]^T (L, O)
+            # (the transposed product: 3-20% faster than g[n] @ cols[n]^T on the book's convolutions)
+            groups, step, g_t = kh // rows, rows * ow, g.transpose(0, 2, 1)
+            grad_w = np.stack([np.matmul(cols[:, :, k * step:k * step + oh * ow], g_t).sum(axis=0)
                                for k in range(groups)])
-            grad_w = grad_w.reshape(groups, o, c, rows, kw).transpose(1, 2, 0, 3, 4).reshape(weight.shape)
+            grad_w = grad_w.reshape(groups, c, rows, kw, o).transpose(4, 1, 0, 2, 3).reshape(weight.shape)
         if not needs_x:                                           # e.g. the first layer
             return None, grad_w, grad_b
         if (sh, sw) == (1, 1) and c * kw >= MIN_ROW_CONTRACTION:
