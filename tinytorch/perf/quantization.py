@@ -289,6 +289,9 @@ def _divided(x: np.ndarray, scale) -> np.ndarray:
     """``x / scale`` as PyTorch computes it: ``x * (1 / scale)``, the reciprocal in float32 (see
     ``quantize_int8``); a true division for subnormal scales (below float32's smallest normal,
     ~1.2e-38), whose reciprocal can overflow."""
+    if isinstance(scale, float):                  # one scale (a layer's input): no array to build and test
+        scale = np.float32(scale)
+        return x * (np.float32(1.0) / scale) if scale >= _SMALLEST_NORMAL else x / scale
     scale = np.asarray(scale, dtype=np.float32)
     if (scale >= _SMALLEST_NORMAL).all():
         return x * (np.float32(1.0) / scale)
