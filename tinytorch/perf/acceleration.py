@@ -109,8 +109,8 @@ def gelu_unfused(x: Tensor) -> Tensor:
 
 class FusedGELU(Function):
     """GELU (tanh form, computed as h sigmoid(2u)) as one primitive: forward and its derivative
-    written out, computed in place in two scratch arrays (the unfused chain allocates a new array at every step); the
-    kernels are the fused MLP's (``tinytorch/perf/fusion.py``)."""
+    written out, computed in place in two scratch arrays (the unfused chain allocates a new array
+    at every step); the kernels are the fused MLP's (``tinytorch/perf/fusion.py``)."""
 
     @staticmethod
     def forward(ctx, x):

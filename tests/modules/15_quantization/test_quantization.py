@@ -330,3 +330,16 @@ def test_a_scale_whose_float32_reciprocal_overflows_still_divides():
         warnings.simplefilter("error")
         codes = quantize_int8(x, np.float32(3e-42), 0).int_repr()
     assert codes.tolist() == np.clip(np.rint(x / np.float32(3e-42)), -128, 127).astype(int).tolist()
+
+
+def test_a_layers_input_scale_whose_float32_reciprocal_overflows_still_divides():
+    """The layer path (one input scale, a Python float) takes the same care as quantize_int8."""
+    layer = QuantizedLinear(np.eye(4, dtype=np.float32), input_qparams=(3e-42, 0))
+    x = np.array([[0.0, 1e-40, -2e-40, 3e-40]], np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes, scale = layer._input_codes(x)
+    assert codes.tolist() == np.clip(np.rint(x / np.float32(3e-42)), -128, 127).tolist()
+    normal, _ = QuantizedLinear(np.eye(4, dtype=np.float32), input_qparams=(0.01, 3))._input_codes(x * 1e38)
+    expected = quantize_int8(x * 1e38, 0.01, 3).int_repr().astype(np.float32) - 3   # codes minus the zero point
+    assert normal.tolist() == expected.tolist()
