@@ -101,8 +101,9 @@ def _softmax_rows(scores, allowed):
 
     ``exp(s) / sum(exp(s))`` without the row max subtracted first: the max and the subtraction
     are two of the six passes over the scores, and the result is as exact whenever a row's sum
-    stays inside float range (scores within about +-80). The rows whose sum overflows or
-    underflows (huge scores, fully masked rows, inf or NaN) are redone by ``_stable_softmax``.
+    stays inside float range (in float32: the row's largest score between about -41 and +88).
+    The rows whose sum overflows or underflows (huge scores, fully masked rows, inf or NaN) are
+    redone by ``_stable_softmax``.
     """
     if allowed is not None:
         np.copyto(scores, -np.inf, where=~allowed)
