@@ -291,11 +291,11 @@ def _divided(x: np.ndarray, scale) -> np.ndarray:
     ~1.2e-38), whose reciprocal can overflow."""
     if isinstance(scale, float):                  # one scale (a layer's input): no array to build and test
         scale = np.float32(scale)
-        return x * (np.float32(1.0) / scale) if scale >= _SMALLEST_NORMAL else x / scale
-    scale = np.asarray(scale, dtype=np.float32)
-    if (scale >= _SMALLEST_NORMAL).all():
-        return x * (np.float32(1.0) / scale)
-    return x / scale
+        normal = scale >= _SMALLEST_NORMAL
+    else:
+        scale = np.asarray(scale, dtype=np.float32)
+        normal = (scale >= _SMALLEST_NORMAL).all()
+    return x * (np.float32(1.0) / scale) if normal else x / scale
 
 
 def quantize_int8(x, scale, zero_point, axis: int | None = None) -> QuantizedTensor:
