@@ -20,7 +20,9 @@ makes the error of every value inside the observed range at most ``scale / 2``.
 
 **Calibration** picks the activation ranges from real data: :func:`quantize_model` runs a
 few batches through the float model with an observer on the input of every Linear/Conv2d,
-and freezes those parameters (static quantization).
+and freezes those parameters (static quantization). A ReLU right before such a layer is
+then redundant (its outputs are never negative, so the layer's zero point is -128 and its clip
+maps every negative input to 0.0 anyway) and becomes a pass-through :class:`FoldedReLU`.
 
 ``QuantizedLinear`` and ``QuantizedConv2d`` store their weights as int8 arrays for real (a
 quarter of float32's bytes, see ``nbytes``) and compute with integers: the input is
@@ -44,15 +46,16 @@ import copy
 
 import numpy as np
 
+from tinytorch.core.activations import ReLU
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.layers import Linear, Module
+from tinytorch.core.layers import Linear, Module, Sequential
 from tinytorch.core.spatial import Conv2d, conv2d
 from tinytorch.core.tensor import Tensor
 from tinytorch.perf.profiling import trace_calls
 
 __all__ = ["per_tensor_affine", "per_tensor_symmetric", "per_channel_affine", "per_channel_symmetric",
            "MinMaxObserver", "QuantizedTensor", "quantize_int8", "int_matmul", "QuantizedLinear",
-           "QuantizedConv2d", "Float16Linear", "Float16Conv2d", "quantize_model", "model_nbytes"]
+           "QuantizedConv2d", "Float16Linear", "Float16Conv2d", "FoldedReLU", "quantize_model", "model_nbytes"]
 
 INT8_MIN, INT8_MAX = -128, 127
 
@@ -698,6 +701,43 @@ def _replace_layers(model, convert) -> None:
                 parent.add_module(name, convert(child))
 
 
+class FoldedReLU(Module):
+    """A ReLU that :func:`quantize_model` found redundant: it passes its input through unchanged.
+
+    The int8 layer right after it quantizes its input with zero point -128, so its clip already
+    sends every negative input to the code of 0.0, as the ReLU would (see :func:`_fold_relus`).
+    """
+
+    def forward(self, x):
+        return x
+
+    def extra_repr(self) -> str:
+        return "the next layer's input clip applies it"
+
+
+def _clips_at_zero(layer) -> bool:
+    """Does this int8 layer's static input quantization map every negative value to the code of 0.0?"""
+    return isinstance(layer, _Int8Layer) and layer.input_qparams is not None and int(layer.input_qparams[1]) == INT8_MIN
+
+
+def _fold_relus(model) -> None:
+    """Replace each ReLU that feeds, inside a Sequential, an int8 layer clipping at zero by a FoldedReLU.
+
+    With zero point -128 the layer's shifted codes are ``clip(round(x / s), 0, 255)``; rounding keeps
+    the order and maps 0 to 0, so ``x`` and ``relu(x)`` get the same codes, bit for bit, and the
+    ReLU's own pass over the activations can go (PyTorch's ``fuse_modules`` folds a ReLU into the
+    quantized layer before it, for the same saving). Calibrating on the ReLU's outputs, which are
+    never negative, gives that zero point.
+    """
+    for parent in list(model.modules()):
+        if not isinstance(parent, Sequential):
+            continue
+        children = list(parent.named_children())
+        for (name, first), (_, second) in zip(children, children[1:]):
+            if type(first) is ReLU and _clips_at_zero(second):
+                parent.add_module(name, FoldedReLU())
+
+
 def _batches(call: str, calibration) -> list:
     """The calibration data as a list of batches (one array or Tensor is one batch)."""
     batches = [calibration] if isinstance(calibration, (np.ndarray, Tensor)) else list(calibration)
@@ -713,7 +753,9 @@ def quantize_model(model, calibration=None, dtype: str = "int8", weight_qscheme:
         model: a trained float model (a Module tree).
         calibration: for int8, an input batch or a list of batches run through the float model
             with a ``MinMaxObserver(per_tensor_affine)`` on each layer's input (static
-            quantization); None quantizes inputs per batch at run time (dynamic).
+            quantization); None quantizes inputs per batch at run time (dynamic). A ReLU right
+            before a statically quantized layer becomes a :class:`FoldedReLU`: that layer's input
+            clip already does its work.
         dtype: ``"int8"`` or ``"float16"``.
         weight_qscheme: int8 weights ``per_channel_symmetric`` (default) or ``per_tensor_symmetric``.
 
@@ -726,7 +768,7 @@ def quantize_model(model, calibration=None, dtype: str = "int8", weight_qscheme:
         >>> float_model = Sequential(Linear(64, 32), ReLU(), Linear(32, 10))
         >>> int8_model = quantize_model(float_model, np.zeros((8, 64), dtype=np.float32))
         >>> [type(m).__name__ for m in int8_model]
-        ['QuantizedLinear', 'ReLU', 'QuantizedLinear']
+        ['QuantizedLinear', 'FoldedReLU', 'QuantizedLinear']
         >>> model_nbytes(float_model), model_nbytes(int8_model)  # int8 weights + float32 scales and biases
         (9640, 2720)
     """
@@ -750,6 +792,7 @@ def quantize_model(model, calibration=None, dtype: str = "int8", weight_qscheme:
         return kind.from_float(layer, input_qparams, weight_qscheme)
 
     _replace_layers(copied, convert)
+    _fold_relus(copied)
     return copied
 
 

@@ -18,6 +18,7 @@ from tinytorch.core.tensor import Tensor
 from tinytorch.perf.quantization import (
     EXACT_TERMS,
     Float16Conv2d,
+    FoldedReLU,
     Float16Linear,
     MinMaxObserver,
     QuantizedConv2d,
@@ -28,6 +29,7 @@ from tinytorch.perf.quantization import (
     per_channel_symmetric,
     per_tensor_affine,
     per_tensor_symmetric,
+    _fold_relus,
     quantize_int8,
     quantize_model,
 )
@@ -313,6 +315,34 @@ def test_calibration_records_each_layers_own_input_range():
     assert float(scale) == pytest.approx(float(images.max()) / 255, rel=1e-6)  # min 0, affine
     assert int(zero_point) == -128
     assert float(q[3].input_qparams[0]) != float(scale)  # the second conv sees ReLU-pooled features
+
+
+def mlp():
+    manual_seed(0)
+    return Sequential(Flatten(), Linear(64, 32), ReLU(), Linear(32, 10), ReLU())
+
+
+def test_a_relu_before_a_static_int8_layer_is_folded_into_its_input_clip_bit_for_bit():
+    """Calibrated on the ReLU's outputs, the next layer's zero point is -128, its clip sends negatives to 0."""
+    images = np.random.default_rng(0).random((64, 1, 8, 8), dtype=np.float32) * 2 - 1
+    q = quantize_model(mlp(), images[:32])
+    assert [type(m).__name__ for m in q] == ["Flatten", "QuantizedLinear", "FoldedReLU", "QuantizedLinear", "ReLU"]
+    assert int(q[3].input_qparams[1]) == -128
+    unfolded = Sequential(*[ReLU() if isinstance(m, FoldedReLU) else m for m in q])
+    with no_grad():
+        hidden = q[1](q[0](Tensor(images))).data
+        assert (hidden < 0).mean() > 0.3                     # the fold has negatives to clip
+        assert np.array_equal(q(Tensor(images)).data, unfolded(Tensor(images)).data)
+    assert "FoldedReLU(the next layer's input clip applies it)" in repr(q)
+
+
+def test_a_relu_stays_where_the_next_layer_would_not_clip_it():
+    dynamic = quantize_model(mlp())                          # each batch's own range: no clip known in advance
+    assert [type(m).__name__ for m in dynamic] == ["Flatten", "QuantizedLinear", "ReLU", "QuantizedLinear", "ReLU"]
+    weight = np.random.default_rng(1).standard_normal((10, 32)).astype(np.float32)
+    shifted = Sequential(ReLU(), QuantizedLinear(weight, None, input_qparams=(0.01, -100)))
+    _fold_relus(shifted)                                     # zero point -100: codes down to -28 still pass
+    assert type(shifted[0]) is ReLU
 
 
 def test_quantize_model_float16_and_per_tensor_weights():
