@@ -275,10 +275,13 @@ class Conv2dFunction(Function):
 
         grad_w = None
         if needs_w:  # per group of kernel rows: sum over the batch of cols[n] (C*rows*kw, L) @ g[n]^T (L, O)
-            # (the transposed product: 3-20% faster than g[n] @ cols[n]^T on the book's convolutions)
+            # (the transposed product: 3-20% faster than g[n] @ cols[n]^T on the book's convolutions).
+            # Group k reads the saved matrix k*step columns on: a strided view (N, groups, C*rows*kw, L),
+            # multiplied image by image (6-11% faster than group by group: one image's columns stay in cache)
             groups, step, g_t = kh // rows, rows * ow, g.transpose(0, 2, 1)
-            grad_w = np.stack([np.matmul(cols[:, :, k * step:k * step + oh * ow], g_t).sum(axis=0)
-                               for k in range(groups)])
+            (sn, sr, sl), size = cols.strides, oh * ow
+            shifted = as_strided(cols, (n, groups, cols.shape[1], size), (sn, step * sl, sr, sl), writeable=False)
+            grad_w = np.matmul(shifted, g_t[:, None]).sum(axis=0)
             grad_w = grad_w.reshape(groups, c, rows, kw, o).transpose(4, 1, 0, 2, 3).reshape(weight.shape)
         if not needs_x:                                           # e.g. the first layer
             return None, grad_w, grad_b
